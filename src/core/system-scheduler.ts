@@ -1,0 +1,134 @@
+/**
+ * The real {@link Scheduler}: every task lives in one heap, and one platform timer is
+ * armed for the earliest of them. Ten thousand pending deadlines cost one `setTimeout`,
+ * and cancelling one costs a heap removal, not a `clearTimeout`.
+ *
+ * @module
+ */
+
+import type { Clock } from './clock.js';
+import { checkScheduleArguments, type ScheduledTask, type Scheduler } from './scheduler.js';
+import { systemClock } from './system-clock.js';
+import { HeapTask, TaskHeap, type TaskOwner } from './task-heap.js';
+import { requireBoolean } from './validate.js';
+
+/** Options for {@link SystemScheduler}. */
+export interface SystemSchedulerOptions {
+  /**
+   * Whether pending tasks keep the Node.js process alive, as a plain `setTimeout` does.
+   * Default true. With false the platform timer is `unref()`ed.
+   */
+  readonly keepProcessAlive?: boolean;
+}
+
+/**
+ * A scheduler on real time (`performance.now()`), multiplexing every task over a single
+ * platform timer.
+ *
+ * Tasks run in (due time, scheduling order). A task scheduled while others run, even with
+ * delay 0, waits for the next timer turn, so self-rescheduling work cannot starve the
+ * event loop. A task that throws does not stop the others: its error is rethrown from a
+ * microtask, where it surfaces as an uncaught exception exactly as it would from
+ * `setTimeout`.
+ *
+ * @example
+ * ```ts
+ * const scheduler = new SystemScheduler();
+ * const task = scheduler.schedule(1_000, () => console.log('one second later'));
+ * task.cancel();
+ * ```
+ */
+export class SystemScheduler implements Scheduler, TaskOwner {
+  readonly clock: Clock = systemClock;
+  readonly #heap = new TaskHeap();
+  readonly #keepProcessAlive: boolean;
+  #sequence = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Due time the platform timer is armed for; meaningful only while `#timer` is set. */
+  #armedDueMs = 0;
+
+  constructor(options: SystemSchedulerOptions = {}) {
+    this.#keepProcessAlive = requireBoolean(
+      'SystemScheduler options.keepProcessAlive',
+      options.keepProcessAlive ?? true,
+    );
+  }
+
+  get pendingCount(): number {
+    return this.#heap.size;
+  }
+
+  schedule(delayMs: number, callback: () => void): ScheduledTask {
+    checkScheduleArguments(delayMs, callback);
+    const task = new HeapTask(this.clock.nowMs() + delayMs, this.#sequence, callback, this);
+    this.#sequence += 1;
+    this.#heap.push(task);
+    if (this.#timer === undefined || task.dueMs < this.#armedDueMs) {
+      this.#arm(task.dueMs);
+    }
+    return task;
+  }
+
+  cancelTask(task: HeapTask): boolean {
+    const removed = this.#heap.remove(task);
+    // An idle scheduler must not hold the process open. When tasks remain, a timer armed
+    // for a cancelled task simply fires early and re-arms.
+    if (removed && this.#heap.size === 0) {
+      this.#disarm();
+    }
+    return removed;
+  }
+
+  /** Cancels every pending task and releases the platform timer. */
+  cancelAll(): void {
+    this.#heap.clear();
+    this.#disarm();
+  }
+
+  #arm(dueMs: number): void {
+    this.#disarm();
+    const delayMs = Math.max(1, Math.ceil(dueMs - this.clock.nowMs()));
+    this.#armedDueMs = dueMs;
+    this.#timer = setTimeout(this.#fire, delayMs);
+    if (!this.#keepProcessAlive) {
+      this.#timer.unref();
+    }
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  readonly #fire = (): void => {
+    this.#timer = undefined;
+    const nowMs = this.clock.nowMs();
+    const sequenceEnd = this.#sequence;
+    let firstError: { error: unknown } | undefined;
+    for (let task = this.#heap.peek(); task !== undefined; task = this.#heap.peek()) {
+      if (task.dueMs > nowMs || task.sequence >= sequenceEnd) {
+        break;
+      }
+      this.#heap.remove(task);
+      try {
+        task.callback();
+      } catch (error) {
+        firstError ??= { error };
+      }
+    }
+    const next = this.#heap.peek();
+    // Callbacks may have armed the timer for a task of their own that is due later than
+    // the earliest one left over.
+    if (next !== undefined && (this.#timer === undefined || next.dueMs < this.#armedDueMs)) {
+      this.#arm(next.dueMs);
+    }
+    if (firstError !== undefined) {
+      const { error } = firstError;
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  };
+}
