@@ -1,0 +1,46 @@
+/**
+ * The list of distkit's modules as they stand today: what each one can do now, not what
+ * the roadmap promises. The CLI prints it and a test keeps it, the module folders, the
+ * package exports and the README's module table in agreement.
+ *
+ * @module
+ */
+
+/** Layers of `docs/architecture.md`: imports point from higher numbers to lower ones. */
+export type Layer = 0 | 1 | 2 | 3 | 4;
+
+/** One module of the package, exported as `distkit/<name>`. */
+export interface ModuleEntry {
+  /** Folder under `src/` and subpath under `distkit/`. */
+  readonly name: string;
+  /** Its layer in `docs/architecture.md`. */
+  readonly layer: Layer;
+  /** One line: what the module is for. */
+  readonly summary: string;
+  /** What works today, one capability per line. */
+  readonly capabilities: readonly string[];
+}
+
+/** Every module that exists, in layer order. */
+export const moduleCatalogue: readonly ModuleEntry[] = [
+  {
+    name: 'core',
+    layer: 0,
+    summary: 'Clock, Scheduler, Random, errors, deadlines, bounded queues, events',
+    capabilities: [
+      'ManualClock and the system clock (monotonic and wall-clock time)',
+      'VirtualScheduler (virtual time) and SystemScheduler (one platform timer for every task)',
+      'SeededRandom (xoshiro128**, forkable streams, integer, float, pick, shuffle, exponential, normal, Zipf)',
+      'DistkitError with stable codes and brand guards; assert() for invariants',
+      'Deadline and linkSignal: deadline propagation through AbortSignals without listener leaks',
+      'BoundedQueue: async producer/consumer queue with backpressure and abort support',
+      'Emitter and Event: typed events that cost nothing without listeners',
+    ],
+  },
+  {
+    name: 'cli',
+    layer: 4,
+    summary: 'The distkit command',
+    capabilities: ['distkit modules: this list', 'distkit --help, distkit --version'],
+  },
+];
