@@ -66,7 +66,11 @@ export {
 } from './scheduler.js';
 export { SystemClock, systemClock } from './system-clock.js';
 export { systemRandom, systemSeed } from './system-random.js';
-export { SystemScheduler, type SystemSchedulerOptions } from './system-scheduler.js';
+export {
+  SystemScheduler,
+  type SystemSchedulerOptions,
+  systemScheduler,
+} from './system-scheduler.js';
 export {
   describeValue,
   type RangeBounds,

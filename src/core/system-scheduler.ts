@@ -46,6 +46,8 @@ export class SystemScheduler implements Scheduler, TaskOwner {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Due time the platform timer is armed for; meaningful only while `#timer` is set. */
   #armedDueMs = 0;
+  /** Whether the platform timer is ref()ed, holding the process open. */
+  #timerHoldsProcess = false;
 
   constructor(options: SystemSchedulerOptions = {}) {
     this.#keepProcessAlive = requireBoolean(
@@ -65,16 +67,23 @@ export class SystemScheduler implements Scheduler, TaskOwner {
     this.#heap.push(task);
     if (this.#timer === undefined || task.dueMs < this.#armedDueMs) {
       this.#arm(task.dueMs);
+    } else if (!this.#timerHoldsProcess && this.#keepProcessAlive) {
+      this.#timer.ref();
+      this.#timerHoldsProcess = true;
     }
     return task;
   }
 
   cancelTask(task: HeapTask): boolean {
     const removed = this.#heap.remove(task);
-    // An idle scheduler must not hold the process open. When tasks remain, a timer armed
-    // for a cancelled task simply fires early and re-arms.
-    if (removed && this.#heap.size === 0) {
-      this.#disarm();
+    // An idle scheduler must not hold the process open, but clearing the platform timer
+    // here would cost a clearTimeout and a setTimeout for every call that schedules and
+    // cancels one timeout. The timer stays armed, unref()ed; when it fires with nothing
+    // due it does nothing. When tasks remain, a timer armed for a cancelled task simply
+    // fires early and re-arms.
+    if (removed && this.#heap.size === 0 && this.#timerHoldsProcess) {
+      (this.#timer as ReturnType<typeof setTimeout>).unref();
+      this.#timerHoldsProcess = false;
     }
     return removed;
   }
@@ -90,6 +99,7 @@ export class SystemScheduler implements Scheduler, TaskOwner {
     const delayMs = Math.max(1, Math.ceil(dueMs - this.clock.nowMs()));
     this.#armedDueMs = dueMs;
     this.#timer = setTimeout(this.#fire, delayMs);
+    this.#timerHoldsProcess = this.#keepProcessAlive;
     if (!this.#keepProcessAlive) {
       this.#timer.unref();
     }
@@ -106,7 +116,6 @@ export class SystemScheduler implements Scheduler, TaskOwner {
     this.#timer = undefined;
     const nowMs = this.clock.nowMs();
     const sequenceEnd = this.#sequence;
-    let firstError: { error: unknown } | undefined;
     for (let task = this.#heap.peek(); task !== undefined; task = this.#heap.peek()) {
       if (task.dueMs > nowMs || task.sequence >= sequenceEnd) {
         break;
@@ -115,7 +124,11 @@ export class SystemScheduler implements Scheduler, TaskOwner {
       try {
         task.callback();
       } catch (error) {
-        firstError ??= { error };
+        // Rethrown after this turn, one microtask per error so that none is lost; the
+        // tasks still due in this turn run first.
+        queueMicrotask(() => {
+          throw error;
+        });
       }
     }
     const next = this.#heap.peek();
@@ -124,11 +137,11 @@ export class SystemScheduler implements Scheduler, TaskOwner {
     if (next !== undefined && (this.#timer === undefined || next.dueMs < this.#armedDueMs)) {
       this.#arm(next.dueMs);
     }
-    if (firstError !== undefined) {
-      const { error } = firstError;
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
   };
 }
+
+/**
+ * The shared {@link SystemScheduler}: the default of every distkit component that takes
+ * a `scheduler` option, so that all of their timers ride on one platform timer.
+ */
+export const systemScheduler: SystemScheduler = new SystemScheduler();

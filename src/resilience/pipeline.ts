@@ -1,0 +1,84 @@
+/**
+ * Composition: `pipeline(a, b, c)` is one policy that runs `a`, which runs `b`, which runs
+ * `c`, which runs the work. Each policy receives the context of the one outside it as its
+ * parent, so the attempt number, the signal and the deadline flow inwards.
+ *
+ * @module
+ */
+
+import { InvalidArgumentError } from '../core/index.js';
+import { contextFrom, type Policy, type PolicyContext, type PolicyWork } from './policy.js';
+
+function isPolicy(value: unknown): value is Policy {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Policy).execute === 'function'
+  );
+}
+
+/** A policy made of others, outermost first; see {@link pipeline}. */
+export class PipelinePolicy implements Policy {
+  /** The policies, outermost first, with nested pipelines flattened. */
+  readonly policies: readonly Policy[];
+
+  constructor(policies: readonly Policy[]) {
+    const flat: Policy[] = [];
+    policies.forEach((policy, index) => {
+      if (!isPolicy(policy)) {
+        throw new InvalidArgumentError(
+          `policies[${index}]`,
+          `pipeline() takes policies (objects with an execute method); argument ${index} is not one.`,
+        );
+      }
+      if (policy instanceof PipelinePolicy) {
+        flat.push(...policy.policies);
+      } else {
+        flat.push(policy);
+      }
+    });
+    this.policies = flat;
+  }
+
+  execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+    const policies = this.policies;
+    const count = policies.length;
+    if (count === 0) {
+      const context = contextFrom(parent);
+      const abortedError = context.abortError();
+      return abortedError === undefined
+        ? Promise.resolve().then(() => work(context))
+        : Promise.reject(abortedError);
+    }
+    let next: PolicyWork<T> = work;
+    for (let index = count - 1; index >= 1; index -= 1) {
+      const policy = policies[index] as Policy;
+      const inner = next;
+      next = (context) => policy.execute(inner, context);
+    }
+    return (policies[0] as Policy).execute(next, parent);
+  }
+}
+
+/**
+ * Composes policies, outermost first. The recommended order for a call to a dependency
+ * is `pipeline(retry, breaker, timeout, bulkhead)`:
+ *
+ * - the retry is outermost, so each attempt passes the breaker afresh and an open breaker
+ *   fails an attempt fast instead of letting it wait;
+ * - the breaker sits outside the per-attempt timeout, so timeouts count as failures;
+ * - the timeout sits outside the bulkhead, so time spent queueing for a slot counts
+ *   against the attempt's deadline;
+ * - the bulkhead is innermost, so it bounds how many attempts reach the dependency at once.
+ *
+ * A fallback, when wanted, goes outside everything.
+ *
+ * @example
+ * ```ts
+ * const policy = pipeline(retry, breaker, new TimeoutPolicy({ timeoutMs: 200 }), bulkhead);
+ * const user = await policy.execute(({ signal }) => loadUser(id, signal));
+ * ```
+ */
+export function pipeline(...policies: Policy[]): PipelinePolicy {
+  return new PipelinePolicy(policies);
+}

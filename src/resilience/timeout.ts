@@ -1,0 +1,146 @@
+/**
+ * The timeout policy: bounds how long the caller waits, aborts the work's signal when the
+ * time is up, and passes its deadline down so nested calls get
+ * `min(own timeout, parent's remaining time)`.
+ *
+ * @module
+ */
+
+import {
+  Deadline,
+  DeadlineExceededError,
+  Emitter,
+  type Event,
+  requireNumber,
+  requireOptions,
+  type Scheduler,
+  systemScheduler,
+} from '../core/index.js';
+import { contextFrom, type Policy, type PolicyContext, type PolicyWork } from './policy.js';
+
+/** Options for {@link TimeoutPolicy}. */
+export interface TimeoutOptions {
+  /** How long the work may take, in milliseconds (> 0). */
+  readonly timeoutMs: number;
+  /** Runs the timers; default the shared `systemScheduler` of `distkit/core`. */
+  readonly scheduler?: Scheduler;
+}
+
+/** Payload of {@link TimeoutPolicy.onTimeout}. */
+export interface TimeoutEvent {
+  /** The time the work was given, in milliseconds: the policy's own or what its caller had left. */
+  readonly timeoutMs: number;
+  /** The attempt that timed out. */
+  readonly attempt: number;
+}
+
+/**
+ * Gives up waiting after `timeoutMs`, or at the caller's deadline if that comes first.
+ *
+ * When the time is up the returned promise rejects with {@link DeadlineExceededError} at
+ * once, and the work's `context.signal` aborts with the same error, so work that honours
+ * its signal stops too. Work that ignores its signal runs on unobserved; its eventual
+ * result is dropped.
+ *
+ * No timer per call: every pending timeout is a task on the shared scheduler, which keeps
+ * one platform timer for all of them. The work's `AbortController` is made only if the
+ * work reads `context.signal`.
+ *
+ * @example
+ * ```ts
+ * const timeout = new TimeoutPolicy({ timeoutMs: 500 });
+ * const body = await timeout.execute(({ signal }) => fetch(url, { signal }).then((r) => r.text()));
+ * ```
+ */
+export class TimeoutPolicy implements Policy {
+  /** The configured timeout in milliseconds. */
+  readonly timeoutMs: number;
+  readonly #scheduler: Scheduler;
+  readonly #timedOut = new Emitter<TimeoutEvent>();
+
+  /** Emitted when a call times out. */
+  readonly onTimeout: Event<TimeoutEvent> = this.#timedOut.event;
+
+  constructor(options: TimeoutOptions) {
+    const checked = requireOptions('TimeoutPolicy options', options);
+    this.timeoutMs = requireNumber('TimeoutPolicy options.timeoutMs', checked.timeoutMs, {
+      min: Number.MIN_VALUE,
+    });
+    this.#scheduler = checked.scheduler ?? systemScheduler;
+  }
+
+  execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+    const parentContext = contextFrom(parent);
+    const abortedError = parentContext.abortError();
+    if (abortedError !== undefined) {
+      return Promise.reject(abortedError);
+    }
+    const clock = this.#scheduler.clock;
+    const nowMs = clock.nowMs();
+    let atMs = nowMs + this.timeoutMs;
+    const inherited = parentContext.deadline;
+    if (inherited !== undefined && inherited.clock === clock && inherited.atMs < atMs) {
+      atMs = inherited.atMs;
+    }
+    if (atMs <= nowMs) {
+      return Promise.reject(new DeadlineExceededError(atMs));
+    }
+    const context = parentContext.derive({
+      deadline: Deadline.atMs(clock, atMs),
+      abortable: true,
+    });
+    const timedOut = this.#timedOut;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = this.#scheduler.schedule(atMs - nowMs, () => {
+        settled = true;
+        const timeoutMs = atMs - nowMs;
+        const error = new DeadlineExceededError(
+          atMs,
+          `The work did not finish within ${timeoutMs} ms; it was aborted. Allow more time ` +
+            'or make the work faster.',
+        );
+        context.abort(error);
+        timedOut.emit({ timeoutMs, attempt: context.attempt });
+        reject(error);
+      });
+      const onValue = (value: T): void => {
+        if (!settled) {
+          settled = true;
+          timer.cancel();
+          context.release();
+          resolve(value);
+        }
+      };
+      const onError = (error: unknown): void => {
+        if (!settled) {
+          settled = true;
+          timer.cancel();
+          context.release();
+          reject(error);
+        }
+      };
+      let result: T | PromiseLike<T>;
+      try {
+        result = work(context);
+      } catch (error) {
+        onError(error);
+        return;
+      }
+      if (isThenable(result)) {
+        result.then(onValue, onError);
+      } else {
+        onValue(result);
+      }
+    });
+  }
+}
+
+/** True for a promise or any object with a `then` method. */
+export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
+}
