@@ -38,6 +38,15 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'resilience',
+    layer: 1,
+    summary: 'Resilience policies for calls across a network boundary',
+    capabilities: [
+      'TimeoutPolicy: per-call timeouts and deadline propagation on the shared scheduler, no timer per call',
+      'pipeline(): policies composed outside-in, passing attempt, signal and deadline inwards',
+    ],
+  },
+  {
     name: 'cli',
     layer: 4,
     summary: 'The distkit command',

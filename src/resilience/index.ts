@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 
+export { PipelinePolicy, pipeline } from './pipeline.js';
 export {
   contextFrom,
   type DeriveOptions,
@@ -14,5 +15,4 @@ export {
   type PolicyContext,
   type PolicyWork,
 } from './policy.js';
-export { PipelinePolicy, pipeline } from './pipeline.js';
-export { isThenable, type TimeoutEvent, TimeoutPolicy, type TimeoutOptions } from './timeout.js';
+export { isThenable, type TimeoutEvent, type TimeoutOptions, TimeoutPolicy } from './timeout.js';

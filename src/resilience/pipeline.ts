@@ -11,9 +11,7 @@ import { contextFrom, type Policy, type PolicyContext, type PolicyWork } from '.
 
 function isPolicy(value: unknown): value is Policy {
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Policy).execute === 'function'
+    typeof value === 'object' && value !== null && typeof (value as Policy).execute === 'function'
   );
 }
 

@@ -43,6 +43,10 @@ export type PolicyWork<T> = (context: PolicyContext) => T | PromiseLike<T>;
 /**
  * A resilience policy. `parent` is the caller's `AbortSignal` or, inside a pipeline, the
  * context of the policy outside this one.
+ *
+ * Invalid arguments (a `parent` that is neither) throw `InvalidArgumentError` at the call
+ * site, as a programming error; everything that happens to the work, and every rejection
+ * by the policy, arrives through the returned promise.
  */
 export interface Policy {
   /** Runs `work` under this policy; settles as the work does, or with the policy's error. */

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isAbortedError, isInvalidArgumentError, VirtualScheduler } from '../../src/core/index.js';
+import {
+  contextFrom,
+  ExecutionContext,
+  type Policy,
+  type PolicyContext,
+  type PolicyWork,
+  pipeline,
+  TimeoutPolicy,
+} from '../../src/resilience/index.js';
+
+/** A policy that records when it is entered and left, and renumbers the attempt. */
+class RecordingPolicy implements Policy {
+  constructor(
+    readonly name: string,
+    readonly log: string[],
+    readonly attempt?: number,
+  ) {}
+
+  async execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+    const context = contextFrom(parent);
+    this.log.push(`enter ${this.name} attempt ${context.attempt}`);
+    try {
+      return await work(
+        this.attempt === undefined ? context : context.derive({ attempt: this.attempt }),
+      );
+    } finally {
+      this.log.push(`leave ${this.name}`);
+    }
+  }
+}
+
+describe('pipeline', () => {
+  it('runs policies outside-in and passes each context inwards', async () => {
+    const log: string[] = [];
+    const policy = pipeline(
+      new RecordingPolicy('outer', log),
+      new RecordingPolicy('middle', log, 7),
+      new RecordingPolicy('inner', log),
+    );
+    const attempt = await policy.execute((context) => {
+      log.push('work');
+      return context.attempt;
+    });
+    assert.equal(attempt, 7);
+    assert.deepEqual(log, [
+      'enter outer attempt 1',
+      'enter middle attempt 1',
+      'enter inner attempt 7',
+      'work',
+      'leave inner',
+      'leave middle',
+      'leave outer',
+    ]);
+  });
+
+  it('flattens nested pipelines', () => {
+    const log: string[] = [];
+    const a = new RecordingPolicy('a', log);
+    const b = new RecordingPolicy('b', log);
+    const c = new RecordingPolicy('c', log);
+    assert.deepEqual(pipeline(pipeline(a, b), c).policies, [a, b, c]);
+  });
+
+  it('with no policies runs the work on a root context', async () => {
+    const context = await pipeline().execute((received) => received);
+    assert.ok(context instanceof ExecutionContext);
+    assert.equal(context.attempt, 1);
+    assert.equal(context.deadline, undefined);
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      pipeline().execute(() => 1, controller.signal),
+      (error) => isAbortedError(error),
+    );
+  });
+
+  it('bounds inner timeouts by outer ones', async () => {
+    const scheduler = new VirtualScheduler();
+    const policy = pipeline(
+      new TimeoutPolicy({ timeoutMs: 100, scheduler }),
+      new TimeoutPolicy({ timeoutMs: 1_000, scheduler }),
+    );
+    assert.equal(await policy.execute((context) => context.deadline?.atMs), 100);
+    assert.equal(scheduler.pendingCount, 0);
+  });
+
+  it('rejects anything that is not a policy, naming its position', () => {
+    assert.throws(
+      () => pipeline({} as Policy),
+      (error) => isInvalidArgumentError(error) && error.argument === 'policies[0]',
+    );
+  });
+});
+
+describe('ExecutionContext', () => {
+  it('makes no AbortController until the signal is read, and shares the parent signal when not abortable', () => {
+    const root = ExecutionContext.root();
+    const attempt = root.derive({ attempt: 2 });
+    assert.equal(attempt.signal, root.signal);
+    const controller = new AbortController();
+    const onCaller = ExecutionContext.root(controller.signal);
+    assert.equal(onCaller.signal, controller.signal);
+    assert.equal(onCaller.derive({}).signal, controller.signal);
+  });
+
+  it('aborts an abortable child and its descendants, read before or after the abort', () => {
+    const root = ExecutionContext.root();
+    const child = root.derive({ abortable: true });
+    const grandchildEarly = child.derive({ abortable: true });
+    const earlySignal = grandchildEarly.signal;
+    const grandchildLate = child.derive({ abortable: true });
+    child.abort(new Error('lost the race'));
+    assert.ok(child.aborted && grandchildEarly.aborted && grandchildLate.aborted);
+    assert.ok(earlySignal.aborted);
+    assert.ok(grandchildLate.signal.aborted);
+    assert.equal((grandchildLate.signal.reason as Error).message, 'lost the race');
+    assert.equal(root.aborted, false);
+    assert.ok(isAbortedError(grandchildLate.abortError()));
+  });
+
+  it('ignores abort on a context that cannot abort on its own', () => {
+    const root = ExecutionContext.root(new AbortController().signal);
+    root.abort(new Error('no'));
+    assert.equal(root.aborted, false);
+  });
+
+  it('takes the attempt, signal and deadline of a foreign context', () => {
+    const controller = new AbortController();
+    const foreign: PolicyContext = { signal: controller.signal, attempt: 3, deadline: undefined };
+    const context = contextFrom(foreign);
+    assert.equal(context.attempt, 3);
+    assert.equal(context.signal, controller.signal);
+  });
+});
