@@ -145,6 +145,8 @@ export function linkSignal(options: LinkSignalOptions): SignalScope {
     );
   }
   if (checked.timeoutMs !== undefined) {
+    // Checked here so that the error names the option the caller passed.
+    requireNumber('linkSignal options.timeoutMs', checked.timeoutMs, { min: 0 });
     const fromTimeout = Deadline.afterMs(scheduler.clock, checked.timeoutMs);
     own = fromTimeout.earliest(own);
   }

@@ -76,17 +76,23 @@ export function errorGuard<T extends DistkitErrorLike>(
 }
 
 /**
- * Walks an error's `cause` chain, starting with the error itself. The walk stops after
- * `depthMax` links so that a cyclic chain cannot loop forever.
+ * Walks an error's `cause` chain, starting with the error itself. Each link is yielded
+ * once: the walk stops when a cause repeats an earlier link (a cyclic chain), and after
+ * `depthMax` links in any case.
  */
 export function* causeChain(error: unknown, depthMax = 64): Generator<unknown> {
+  const seen = new Set<object>();
   let current: unknown = error;
   for (let depth = 0; depth < depthMax && current !== undefined; depth += 1) {
     yield current;
     if (typeof current !== 'object' || current === null || !('cause' in current)) {
       return;
     }
+    seen.add(current);
     current = (current as { cause?: unknown }).cause;
+    if (typeof current === 'object' && current !== null && seen.has(current)) {
+      return;
+    }
   }
 }
 

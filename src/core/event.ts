@@ -40,7 +40,15 @@ function rethrowLater(error: unknown): void {
   });
 }
 
-const noListeners: readonly Listener<unknown>[] = [];
+/**
+ * One subscription. Listeners are held through these so that a function subscribed twice
+ * is two entries, and disposing one removes that entry, not the first match.
+ */
+interface Subscription<T> {
+  readonly listener: Listener<T>;
+}
+
+const noSubscriptions: readonly Subscription<unknown>[] = [];
 
 /**
  * The owner's side of an {@link Event}.
@@ -58,7 +66,7 @@ const noListeners: readonly Listener<unknown>[] = [];
  * ```
  */
 export class Emitter<T> {
-  #listeners: readonly Listener<T>[] = noListeners as readonly Listener<T>[];
+  #subscriptions: readonly Subscription<T>[] = noSubscriptions as readonly Subscription<T>[];
   readonly #listenerCountMax: number;
   readonly #onListenerError: (error: unknown) => void;
 
@@ -76,26 +84,27 @@ export class Emitter<T> {
 
   /** How many listeners are subscribed. */
   get listenerCount(): number {
-    return this.#listeners.length;
+    return this.#subscriptions.length;
   }
 
   /** The subscribe function to hand out. */
   readonly event: Event<T> = (listener: Listener<T>): Disposable => {
     requireFunction('Event listener', listener);
-    if (this.#listeners.length >= this.#listenerCountMax) {
+    if (this.#subscriptions.length >= this.#listenerCountMax) {
       throw new LimitExceededError(
         this.#listenerCountMax,
         `This event already has ${this.#listenerCountMax} listeners; dispose the ones no ` +
           'longer needed (a leak is likely) or raise listenerCountMax.',
       );
     }
-    this.#listeners = [...this.#listeners, listener];
+    const subscription: Subscription<T> = { listener };
+    this.#subscriptions = [...this.#subscriptions, subscription];
     let subscribed = true;
     return {
       dispose: () => {
         if (subscribed) {
           subscribed = false;
-          this.#remove(listener);
+          this.#remove(subscription);
         }
       },
     };
@@ -103,25 +112,27 @@ export class Emitter<T> {
 
   /** Calls every listener with `value`, in subscription order. */
   emit(value: T): void {
-    const listeners = this.#listeners;
-    if (listeners.length === 0) {
+    const subscriptions = this.#subscriptions;
+    if (subscriptions.length === 0) {
       return;
     }
-    for (let index = 0; index < listeners.length; index += 1) {
+    for (let index = 0; index < subscriptions.length; index += 1) {
+      const listener = (subscriptions[index] as Subscription<T>).listener;
       try {
-        (listeners[index] as Listener<T>)(value);
+        listener(value);
       } catch (error) {
         this.#onListenerError(error);
       }
     }
   }
 
-  #remove(listener: Listener<T>): void {
-    const index = this.#listeners.indexOf(listener);
+  #remove(subscription: Subscription<T>): void {
+    const index = this.#subscriptions.indexOf(subscription);
     if (index >= 0) {
-      const next = this.#listeners.slice();
+      const next = this.#subscriptions.slice();
       next.splice(index, 1);
-      this.#listeners = next.length === 0 ? (noListeners as readonly Listener<T>[]) : next;
+      this.#subscriptions =
+        next.length === 0 ? (noSubscriptions as readonly Subscription<T>[]) : next;
     }
   }
 }

@@ -25,7 +25,7 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) {
     return `an array of length ${value.length}`;
   }
-  return `a ${typeof value}`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /** Bounds for {@link requireInteger} and {@link requireNumber}; both ends inclusive. */
