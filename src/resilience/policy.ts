@@ -17,7 +17,8 @@
 import {
   AbortedError,
   abortError,
-  type Deadline,
+  type Clock,
+  Deadline,
   type DistkitErrorLike,
   deadlineOf,
   InvalidArgumentError,
@@ -73,44 +74,105 @@ export interface DeriveOptions {
  */
 export class ExecutionContext implements PolicyContext {
   readonly attempt: number;
-  readonly deadline: Deadline | undefined;
   readonly #parent: ExecutionContext | undefined;
   readonly #callerSignal: AbortSignal | undefined;
   readonly #abortable: boolean;
+  /** The deadline as an object, made on first read of `deadline` when only its instant is known. */
+  #deadline: Deadline | undefined;
+  #deadlineClock: Clock | undefined;
+  #deadlineAtMs: number;
   #controller: AbortController | undefined;
   #aborted = false;
   #abortReason: unknown;
-  /** The parent signal this context listens to, while it listens. */
+  /** The parent signal this context listens to, and its listener, while it listens. */
   #listenedSignal: AbortSignal | undefined;
+  #onParentAbort: (() => void) | undefined;
 
   private constructor(
     parent: ExecutionContext | undefined,
     callerSignal: AbortSignal | undefined,
     attempt: number,
-    deadline: Deadline | undefined,
     abortable: boolean,
+    deadline: Deadline | undefined,
+    deadlineClock: Clock | undefined,
+    deadlineAtMs: number,
   ) {
     this.#parent = parent;
     this.#callerSignal = callerSignal;
     this.attempt = attempt;
-    this.deadline = deadline;
     this.#abortable = abortable;
+    this.#deadline = deadline;
+    this.#deadlineClock = deadlineClock;
+    this.#deadlineAtMs = deadlineAtMs;
   }
 
   /** The outermost context of a call, on the caller's signal if there is one. */
   static root(callerSignal?: AbortSignal, deadline?: Deadline): ExecutionContext {
-    return new ExecutionContext(undefined, callerSignal, 1, deadline, callerSignal === undefined);
+    return new ExecutionContext(
+      undefined,
+      callerSignal,
+      1,
+      callerSignal === undefined,
+      deadline,
+      deadline?.clock,
+      deadline === undefined ? Number.NaN : deadline.atMs,
+    );
   }
 
   /** A child context; see {@link DeriveOptions}. */
   derive(options: DeriveOptions): ExecutionContext {
+    if ('deadline' in options) {
+      const deadline = options.deadline;
+      return new ExecutionContext(
+        this,
+        undefined,
+        options.attempt ?? this.attempt,
+        options.abortable ?? false,
+        deadline,
+        deadline?.clock,
+        deadline === undefined ? Number.NaN : deadline.atMs,
+      );
+    }
     return new ExecutionContext(
       this,
       undefined,
       options.attempt ?? this.attempt,
-      'deadline' in options ? options.deadline : this.deadline,
       options.abortable ?? false,
+      this.#deadline,
+      this.#deadlineClock,
+      this.#deadlineAtMs,
     );
+  }
+
+  /**
+   * An abortable child whose deadline is the instant `deadlineAtMs` on `clock`; the
+   * `Deadline` object is made only if someone reads it. For policies on a hot path.
+   */
+  deriveWithDeadline(clock: Clock, deadlineAtMs: number): ExecutionContext {
+    return new ExecutionContext(
+      this,
+      undefined,
+      this.attempt,
+      true,
+      undefined,
+      clock,
+      deadlineAtMs,
+    );
+  }
+
+  get deadline(): Deadline | undefined {
+    if (this.#deadline === undefined && this.#deadlineClock !== undefined) {
+      this.#deadline = Deadline.atMs(this.#deadlineClock, this.#deadlineAtMs);
+    }
+    return this.#deadline;
+  }
+
+  /**
+   * The deadline's instant if it is measured on `clock`, otherwise +Infinity (no deadline,
+   * or one on another clock). Reads no clock and makes no object.
+   */
+  deadlineAtMsOn(clock: Clock): number {
+    return this.#deadlineClock === clock ? this.#deadlineAtMs : Number.POSITIVE_INFINITY;
   }
 
   /** True once this context or one of its ancestors has aborted; never creates a signal. */
@@ -145,16 +207,23 @@ export class ExecutionContext implements PolicyContext {
       return (this.#parent as ExecutionContext).signal;
     }
     if (this.#controller === undefined) {
-      this.#controller = new AbortController();
+      const controller = new AbortController();
+      this.#controller = controller;
       if (this.#aborted) {
-        this.#controller.abort(this.#abortReason);
+        controller.abort(this.#abortReason);
       } else if (this.#parent !== undefined) {
         const parentSignal = this.#parent.signal;
         if (parentSignal.aborted) {
-          this.#controller.abort(parentSignal.reason);
+          controller.abort(parentSignal.reason);
         } else {
-          parentSignal.addEventListener('abort', this.#onParentAbort, { once: true });
+          const onParentAbort = (): void => {
+            this.#listenedSignal = undefined;
+            this.#onParentAbort = undefined;
+            controller.abort(parentSignal.reason);
+          };
+          parentSignal.addEventListener('abort', onParentAbort, { once: true });
           this.#listenedSignal = parentSignal;
+          this.#onParentAbort = onParentAbort;
         }
       }
     }
@@ -176,15 +245,11 @@ export class ExecutionContext implements PolicyContext {
   release(): void {
     const listened = this.#listenedSignal;
     if (listened !== undefined) {
+      listened.removeEventListener('abort', this.#onParentAbort as () => void);
       this.#listenedSignal = undefined;
-      listened.removeEventListener('abort', this.#onParentAbort);
+      this.#onParentAbort = undefined;
     }
   }
-
-  readonly #onParentAbort = (): void => {
-    this.#listenedSignal = undefined;
-    this.#controller?.abort((this.#parent as ExecutionContext).signal.reason);
-  };
 }
 
 function abortErrorOfReason(reason: unknown): DistkitErrorLike {

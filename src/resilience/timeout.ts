@@ -7,7 +7,6 @@
  */
 
 import {
-  Deadline,
   DeadlineExceededError,
   Emitter,
   type Event,
@@ -77,18 +76,11 @@ export class TimeoutPolicy implements Policy {
     }
     const clock = this.#scheduler.clock;
     const nowMs = clock.nowMs();
-    let atMs = nowMs + this.timeoutMs;
-    const inherited = parentContext.deadline;
-    if (inherited !== undefined && inherited.clock === clock && inherited.atMs < atMs) {
-      atMs = inherited.atMs;
-    }
+    const atMs = Math.min(nowMs + this.timeoutMs, parentContext.deadlineAtMsOn(clock));
     if (atMs <= nowMs) {
       return Promise.reject(new DeadlineExceededError(atMs));
     }
-    const context = parentContext.derive({
-      deadline: Deadline.atMs(clock, atMs),
-      abortable: true,
-    });
+    const context = parentContext.deriveWithDeadline(clock, atMs);
     const timedOut = this.#timedOut;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
