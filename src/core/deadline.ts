@@ -111,7 +111,8 @@ export function deadlineOf(signal: AbortSignal | undefined): Deadline | undefine
 /**
  * Makes a child signal that aborts at the earliest of `deadline`, `timeoutMs` from now
  * and the parent's own deadline (see {@link deadlineOf}), or as soon as `parentSignal`
- * aborts. A deadline the parent already enforces costs no second timer.
+ * aborts. The child aborts at the deadline `deadlineOf` reports for it even if the
+ * parent's scope is disposed first.
  *
  * @example
  * ```ts
@@ -183,10 +184,11 @@ class LinkedSignalScope implements SignalScope {
       this.#controller.abort(new DeadlineExceededError(this.deadline.atMs));
       return;
     }
-    // When the parent's deadline is the earlier one, the parent's own timer aborts the
-    // parent and so this signal; a second timer would only cost.
-    if (own !== undefined && (inherited === undefined || own.atMs < inherited.atMs)) {
-      this.#timer = scheduler.schedule(own.remainingMs(), this.#onDeadline);
+    // The child keeps a timer even when the parent's deadline is the binding one: the
+    // parent's scope may be disposed (its timer cancelled) while this child's work goes on,
+    // and the child must still abort at the deadline that deadlineOf() reports for it.
+    if (this.deadline !== undefined) {
+      this.#timer = scheduler.schedule(this.deadline.remainingMs(), this.#onDeadline);
     }
     if (parentSignal !== undefined) {
       parentSignal.addEventListener('abort', this.#onParentAbort, { once: true });

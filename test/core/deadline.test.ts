@@ -189,13 +189,11 @@ describe('linkSignal', () => {
     assert.equal(scheduler.pendingCount, 0);
   });
 
-  it('schedules no timer for a nested child whose parent has the earlier deadline', () => {
+  it('aborts a nested child at the inherited deadline with the parent reason', () => {
     const scheduler = new VirtualScheduler();
     const parent = linkSignal({ scheduler, timeoutMs: 100 });
-    assert.equal(scheduler.pendingCount, 1);
     const child = linkSignal({ scheduler, parentSignal: parent.signal, timeoutMs: 500 });
     const grandchild = linkSignal({ scheduler, parentSignal: child.signal, timeoutMs: 300 });
-    assert.equal(scheduler.pendingCount, 1, 'only the parent holds a timer');
     assert.equal(deadlineOf(grandchild.signal)?.atMs, 100);
 
     scheduler.advanceMs(99);
@@ -205,6 +203,19 @@ describe('linkSignal', () => {
     assert.equal(child.signal.reason, parent.signal.reason);
     assert.equal(grandchild.signal.reason, parent.signal.reason);
     assert.equal((grandchild.signal.reason as DeadlineExceededError).deadlineMs, 100);
+    assert.equal(scheduler.pendingCount, 0);
+  });
+
+  it('aborts a nested child at its inherited deadline even after the parent scope is disposed', () => {
+    const scheduler = new VirtualScheduler();
+    const parent = linkSignal({ scheduler, timeoutMs: 100 });
+    const child = linkSignal({ scheduler, parentSignal: parent.signal, timeoutMs: 500 });
+    parent.dispose();
+    assert.equal(deadlineOf(child.signal)?.atMs, 100);
+    scheduler.advanceMs(100);
+    assert.ok(isDeadlineExceededError(child.signal.reason));
+    assert.equal((child.signal.reason as DeadlineExceededError).deadlineMs, 100);
+    assert.equal(parent.signal.aborted, false);
     assert.equal(scheduler.pendingCount, 0);
   });
 
