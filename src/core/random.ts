@@ -275,7 +275,9 @@ export class SeededRandom implements Random {
   }
 
   boolean(probabilityTrue = 0.5): boolean {
-    if (!(probabilityTrue >= 0 && probabilityTrue <= 1)) {
+    // The typeof check matters: relational operators coerce, so '0.5', true, null or []
+    // would otherwise pass as probabilities.
+    if (!(typeof probabilityTrue === 'number' && probabilityTrue >= 0 && probabilityTrue <= 1)) {
       requireNumber('Random.boolean probabilityTrue', probabilityTrue, { min: 0, max: 1 });
     }
     return this.float() < probabilityTrue;

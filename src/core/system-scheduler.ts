@@ -110,10 +110,13 @@ export class SystemScheduler implements Scheduler, TaskOwner {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
+    this.#timerHoldsProcess = false;
   }
 
   readonly #fire = (): void => {
+    // The timer is spent: callbacks below that cancel the last task must not touch it.
     this.#timer = undefined;
+    this.#timerHoldsProcess = false;
     const nowMs = this.clock.nowMs();
     const sequenceEnd = this.#sequence;
     for (let task = this.#heap.peek(); task !== undefined; task = this.#heap.peek()) {
