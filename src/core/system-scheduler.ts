@@ -7,7 +7,12 @@
  */
 
 import type { Clock } from './clock.js';
-import { checkScheduleArguments, type ScheduledTask, type Scheduler } from './scheduler.js';
+import {
+  checkScheduleArguments,
+  checkScheduleAtArguments,
+  type ScheduledTask,
+  type Scheduler,
+} from './scheduler.js';
 import { systemClock } from './system-clock.js';
 import { HeapTask, TaskHeap, type TaskOwner } from './task-heap.js';
 import { requireBoolean } from './validate.js';
@@ -62,7 +67,16 @@ export class SystemScheduler implements Scheduler, TaskOwner {
 
   schedule(delayMs: number, callback: () => void): ScheduledTask {
     checkScheduleArguments(delayMs, callback);
-    const task = new HeapTask(this.clock.nowMs() + delayMs, this.#sequence, callback, this);
+    return this.#push(this.clock.nowMs() + delayMs, callback);
+  }
+
+  scheduleAt(dueMs: number, callback: () => void): ScheduledTask {
+    checkScheduleAtArguments(dueMs, callback);
+    return this.#push(dueMs, callback);
+  }
+
+  #push(dueMs: number, callback: () => void): HeapTask {
+    const task = new HeapTask(dueMs, this.#sequence, callback, this);
     this.#sequence += 1;
     this.#heap.push(task);
     if (this.#timer === undefined || task.dueMs < this.#armedDueMs) {

@@ -84,7 +84,7 @@ export class TimeoutPolicy implements Policy {
     const timedOut = this.#timedOut;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
-      const timer = this.#scheduler.schedule(atMs - nowMs, () => {
+      const timer = this.#scheduler.scheduleAt(atMs, () => {
         settled = true;
         const timeoutMs = atMs - nowMs;
         const error = new DeadlineExceededError(

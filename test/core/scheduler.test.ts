@@ -1007,3 +1007,51 @@ describe('SystemScheduler', () => {
     });
   });
 });
+
+describe('scheduleAt', () => {
+  it('runs a task at an absolute instant, and a past instant at the next opportunity', () => {
+    const scheduler = new VirtualScheduler();
+    scheduler.advanceMs(50);
+    const ran: string[] = [];
+    scheduler.scheduleAt(80, () => ran.push(`at ${scheduler.clock.nowMs()}`));
+    const past = scheduler.scheduleAt(10, () => ran.push(`past at ${scheduler.clock.nowMs()}`));
+    assert.equal(past.dueMs, 50);
+    scheduler.advanceMs(100);
+    assert.deepEqual(ran, ['past at 50', 'at 80']);
+  });
+
+  it('rejects a non-finite instant or a non-function callback', () => {
+    const scheduler = new VirtualScheduler();
+    assert.throws(
+      () => scheduler.scheduleAt(Number.NaN, () => {}),
+      (error) => isInvalidArgumentError(error),
+    );
+    assert.throws(
+      () => scheduler.scheduleAt(Number.POSITIVE_INFINITY, () => {}),
+      (error) => isInvalidArgumentError(error),
+    );
+    assert.throws(
+      () => scheduler.scheduleAt(5, 'no' as never),
+      (error) => isInvalidArgumentError(error),
+    );
+    assert.throws(
+      () => new SystemScheduler().scheduleAt(Number.NaN, () => {}),
+      (error) => isInvalidArgumentError(error),
+    );
+  });
+
+  it('on the system scheduler fires in due order with schedule()', async () => {
+    const scheduler = new SystemScheduler();
+    const order: string[] = [];
+    const nowMs = scheduler.clock.nowMs();
+    await new Promise<void>((resolve) => {
+      scheduler.scheduleAt(nowMs + 4, () => order.push('second'));
+      scheduler.scheduleAt(nowMs + 2, () => order.push('first'));
+      scheduler.schedule(8, () => {
+        order.push('third');
+        resolve();
+      });
+    });
+    assert.deepEqual(order, ['first', 'second', 'third']);
+  });
+});
