@@ -6,6 +6,22 @@
  * @packageDocumentation
  */
 
+export {
+  type FallbackEvent,
+  type FallbackFunction,
+  type FallbackOptions,
+  FallbackPolicy,
+} from './fallback.js';
+export {
+  type HedgeAttemptFailureEvent,
+  type HedgeEvent,
+  type HedgeSuccessEvent,
+  HedgeSupersededError,
+  type HedgingOptions,
+  HedgingPolicy,
+  isHedgeSupersededError,
+} from './hedging.js';
+export { LatencyHistogram, type LatencyHistogramOptions } from './latency-histogram.js';
 export { PipelinePolicy, pipeline } from './pipeline.js';
 export {
   contextFrom,
