@@ -6,15 +6,10 @@
  */
 
 import { strict as assert } from 'node:assert';
+import { type ScheduledTask, SeededRandom, SystemScheduler, VirtualScheduler } from 'distkit/core';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import {
-  type ScheduledTask,
-  SeededRandom,
-  SystemScheduler,
-  VirtualScheduler,
-} from '../src/core/index.js';
 import { runBenchmarks } from './harness.js';
 
 const seed = 1;
