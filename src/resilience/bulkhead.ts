@@ -204,7 +204,9 @@ class WaitQueue {
  *   {@link DeadlineExceededError}: time spent waiting counts against the deadline. Either
  *   way its abort listener and deadline task are removed as soon as it leaves or gets a
  *   slot.
- * - A slot is held until the work settles, successfully or not.
+ * - A slot is held until the work settles, successfully or not. When the work returns a
+ *   native promise, `execute` returns that same promise, and the slot is already free
+ *   when the caller's `await` resumes.
  *
  * Place it innermost in a pipeline, inside the timeout, so that the timeout bounds the wait
  * too: `pipeline(retry, breaker, timeout, bulkhead)`.
@@ -307,21 +309,19 @@ export class BulkheadPolicy implements Policy {
       result !== null &&
       typeof (result as PromiseLike<T>).then === 'function'
     ) {
-      // One `then` with handlers made once per policy: no closure per call.
-      return Promise.resolve(result).then(this.#onValue, this.#onError) as Promise<T>;
+      // The caller gets the work's own promise, and the slot is freed by a reaction on
+      // it made of handlers bound once per policy: no closure and no extra hop per call.
+      // The reaction is registered first, so the slot is free before the caller resumes.
+      const promise = Promise.resolve(result);
+      promise.then(this.#onSettled, this.#onSettled);
+      return promise;
     }
     this.#release();
     return Promise.resolve(result);
   }
 
-  readonly #onValue = (value: unknown): unknown => {
+  readonly #onSettled = (): void => {
     this.#release();
-    return value;
-  };
-
-  readonly #onError = (error: unknown): never => {
-    this.#release();
-    throw error;
   };
 
   #wait<T>(work: PolicyWork<T>, context: ExecutionContext): Promise<T> {

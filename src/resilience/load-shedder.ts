@@ -267,20 +267,19 @@ class ShedderCore<P extends string> {
       result !== null &&
       typeof (result as PromiseLike<T>).then === 'function'
     ) {
-      return Promise.resolve(result).then(this.#onValue, this.#onError) as Promise<T>;
+      // The caller gets the work's own promise, and the slot is freed by a reaction on
+      // it made of handlers bound once per policy: no closure and no extra hop per call.
+      // The reaction is registered first, so the slot is free before the caller resumes.
+      const promise = Promise.resolve(result);
+      promise.then(this.#onSettled, this.#onSettled);
+      return promise;
     }
     this.#release();
     return Promise.resolve(result);
   }
 
-  readonly #onValue = (value: unknown): unknown => {
+  readonly #onSettled = (): void => {
     this.#release();
-    return value;
-  };
-
-  readonly #onError = (error: unknown): never => {
-    this.#release();
-    throw error;
   };
 
   #wait<T>(classIndex: number, work: PolicyWork<T>, context: ExecutionContext): Promise<T> {
@@ -663,15 +662,12 @@ export class LoadShedder<const P extends string = string> {
     return this.#policies[this.#indexOf(priority)] as PriorityPolicy<P>;
   }
 
-  /** Runs `work` as a call of `priority`; the same as `policy(priority).execute(...)`. */
+  /**
+   * Runs `work` as a call of `priority`; the same as `policy(priority).execute(...)`. An
+   * unknown priority throws `InvalidArgumentError` at the call site, as a programming error.
+   */
   execute<T>(priority: P, work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
-    let index: number;
-    try {
-      index = this.#indexOf(priority);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#core.execute(index, work, parent);
+    return this.#core.execute(this.#indexOf(priority), work, parent);
   }
 
   #indexOf(priority: P): number {

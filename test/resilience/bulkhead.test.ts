@@ -147,6 +147,18 @@ describe('BulkheadPolicy with a free slot', () => {
     assert.equal(bulkhead.inflightCount, 0);
   });
 
+  it("returns the work's own promise, with the slot already free when it settles", async () => {
+    const bulkhead = new BulkheadPolicy({ concurrencyMax: 1 });
+    const own = Promise.resolve('mine');
+    const returned = bulkhead.execute(() => own);
+    assert.equal(returned, own);
+    let inflightSeen = -1;
+    await returned.then(() => {
+      inflightSeen = bulkhead.inflightCount;
+    });
+    assert.equal(inflightSeen, 0);
+  });
+
   it('accepts synchronous values and synchronous throws, freeing the slot each time', async () => {
     const bulkhead = new BulkheadPolicy({ concurrencyMax: 1 });
     assert.equal(await bulkhead.execute(() => 7), 7);
