@@ -225,7 +225,9 @@ class CaseRunner {
     // every sample of one round has the same batch size: avg * ticks is the round's time.
     this.#totalNs += stats.avg * stats.ticks;
     this.#iterationCount += stats.ticks;
-    this.#samplesNs.push(...stats.samples);
+    for (const sample of stats.samples) {
+      this.#samplesNs.push(sample);
+    }
     this.roundMeansNs.push(stats.avg);
   }
 

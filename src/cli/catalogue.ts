@@ -47,6 +47,9 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'FallbackPolicy: a value or a function of the error when the work fails',
       'HedgingPolicy: extra attempts after a fixed delay or a latency percentile; the first success wins, the rest are cancelled',
       'LatencyHistogram: bounded log-bucketed latency percentiles',
+      'BulkheadPolicy: a concurrency limit with a bounded FIFO wait queue; aborted waiters leave at once',
+      'LoadShedder: priority classes, shedding the lowest first when queueing delay stays above target',
+      'AdaptiveConcurrencyPolicy with AimdLimit or GradientLimit: a concurrency limit found from observed latency',
     ],
   },
   {

@@ -7,6 +7,31 @@
  */
 
 export {
+  type AdaptiveConcurrencyOptions,
+  AdaptiveConcurrencyPolicy,
+  classifyOverloadErrors,
+  type ErrorSampleKind,
+  type LimitChangeEvent,
+} from './adaptive-concurrency.js';
+export {
+  AimdLimit,
+  type AimdLimitOptions,
+  GradientLimit,
+  type GradientLimitOptions,
+  type Limit,
+  type LimitSample,
+} from './adaptive-limit.js';
+export {
+  type BulkheadDequeuedEvent,
+  type BulkheadDequeueOutcome,
+  type BulkheadOptions,
+  BulkheadPolicy,
+  type BulkheadQueuedEvent,
+  type BulkheadRejectEvent,
+  BulkheadRejectedError,
+  isBulkheadRejectedError,
+} from './bulkhead.js';
+export {
   type FallbackEvent,
   type FallbackFunction,
   type FallbackOptions,
@@ -22,6 +47,16 @@ export {
   isHedgeSupersededError,
 } from './hedging.js';
 export { LatencyHistogram, type LatencyHistogramOptions } from './latency-histogram.js';
+export {
+  isLoadShedError,
+  LoadShedder,
+  type LoadShedderOptions,
+  LoadShedError,
+  type LoadShedEvent,
+  type LoadShedLevelEvent,
+  type LoadShedReason,
+  type PriorityPolicy,
+} from './load-shedder.js';
 export { PipelinePolicy, pipeline } from './pipeline.js';
 export {
   contextFrom,
