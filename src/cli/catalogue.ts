@@ -47,6 +47,8 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'FallbackPolicy: a value or a function of the error when the work fails',
       'HedgingPolicy: extra attempts after a fixed delay or a latency percentile; the first success wins, the rest are cancelled',
       'LatencyHistogram: bounded log-bucketed latency percentiles',
+      'CircuitBreakerPolicy: consecutive-failure, count-window and time-window strategies, failure and slow-call rates, half-open probes, isolate/reset, save/restore',
+      'BreakerRegistry: one breaker per key with a bounded key count',
       'BulkheadPolicy: a concurrency limit with a bounded FIFO wait queue; aborted waiters leave at once',
       'LoadShedder: priority classes, shedding the lowest first when queueing delay stays above target',
       'AdaptiveConcurrencyPolicy with AimdLimit or GradientLimit: a concurrency limit found from observed latency',

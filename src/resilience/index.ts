@@ -22,6 +22,26 @@ export {
   type LimitSample,
 } from './adaptive-limit.js';
 export {
+  type BreakerEvictEvent,
+  BreakerRegistry,
+  type BreakerRegistryOptions,
+} from './breaker-registry.js';
+export {
+  type BreakerStrategy,
+  type BreakerStrategyOptions,
+  type BreakerStrategySnapshot,
+  type BreakReason,
+  type ConsecutiveFailuresOptions,
+  type ConsecutiveFailuresSnapshot,
+  type CountWindowOptions,
+  type CountWindowSnapshot,
+  createBreakerStrategy,
+  type RateThresholdOptions,
+  type TimeBucketSnapshot,
+  type TimeWindowOptions,
+  type TimeWindowSnapshot,
+} from './breaker-strategies.js';
+export {
   type BulkheadDequeuedEvent,
   type BulkheadDequeueOutcome,
   type BulkheadOptions,
@@ -31,6 +51,20 @@ export {
   BulkheadRejectedError,
   isBulkheadRejectedError,
 } from './bulkhead.js';
+export {
+  type BreakEvent,
+  BreakerOpenError,
+  type CallFailureEvent,
+  type CallSuccessEvent,
+  type CircuitBreakerOptions,
+  CircuitBreakerPolicy,
+  type CircuitBreakerRejectingState,
+  type CircuitBreakerSnapshot,
+  type CircuitBreakerState,
+  isBreakerOpenError,
+  type ResetEvent,
+  type StateChangeEvent,
+} from './circuit-breaker.js';
 export {
   type FallbackEvent,
   type FallbackFunction,
