@@ -49,6 +49,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'LatencyHistogram: bounded log-bucketed latency percentiles',
       'CircuitBreakerPolicy: consecutive-failure, count-window and time-window strategies, failure and slow-call rates, half-open probes, isolate/reset, save/restore',
       'BreakerRegistry: one breaker per key with a bounded key count',
+      'Rate limiters with one decision type: token bucket, leaky bucket (meter and shaper), fixed window, sliding-window log and counter, GCRA; keyed with a bounded key count',
       'BulkheadPolicy: a concurrency limit with a bounded FIFO wait queue; aborted waiters leave at once',
       'LoadShedder: priority classes, shedding the lowest first when queueing delay stays above target',
       'AdaptiveConcurrencyPolicy with AimdLimit or GradientLimit: a concurrency limit found from observed latency',

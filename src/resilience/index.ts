@@ -100,4 +100,5 @@ export {
   type PolicyContext,
   type PolicyWork,
 } from './policy.js';
+export * from './rate-limit/index.js';
 export { isThenable, type TimeoutEvent, type TimeoutOptions, TimeoutPolicy } from './timeout.js';
