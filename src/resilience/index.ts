@@ -101,4 +101,9 @@ export {
   type PolicyWork,
 } from './policy.js';
 export * from './rate-limit/index.js';
+export {
+  RateLimitPolicy,
+  type RateLimitPolicyOptions,
+  type RateLimitRejectEvent,
+} from './rate-limit-policy.js';
 export { isThenable, type TimeoutEvent, type TimeoutOptions, TimeoutPolicy } from './timeout.js';
