@@ -22,6 +22,16 @@ export {
   type LimitSample,
 } from './adaptive-limit.js';
 export {
+  type Backoff,
+  ConstantBackoff,
+  type ConstantBackoffOptions,
+  ExponentialBackoff,
+  type ExponentialBackoffOptions,
+  type Jitter,
+  LinearBackoff,
+  type LinearBackoffOptions,
+} from './backoff.js';
+export {
   type BreakerEvictEvent,
   BreakerRegistry,
   type BreakerRegistryOptions,
@@ -106,4 +116,21 @@ export {
   type RateLimitPolicyOptions,
   type RateLimitRejectEvent,
 } from './rate-limit-policy.js';
+export {
+  defaultShouldRetryError,
+  isRetryAttemptError,
+  isRetryExhaustedError,
+  type RetryAfterHint,
+  RetryAttemptError,
+  type RetryEvent,
+  RetryExhaustedError,
+  type RetryExhaustedReason,
+  type RetryFailureEvent,
+  type RetryGiveUpEvent,
+  type RetryOptions,
+  RetryPolicy,
+  type RetrySuccessEvent,
+  retryAfterMsOf,
+} from './retry.js';
+export { RetryBudget, type RetryBudgetLike, type RetryBudgetOptions } from './retry-budget.js';
 export { isThenable, type TimeoutEvent, type TimeoutOptions, TimeoutPolicy } from './timeout.js';

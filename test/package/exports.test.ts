@@ -6,7 +6,7 @@ import { moduleFolders, readText, repositoryRoot, sourceRoot } from './source-tr
 
 interface PackageJson {
   exports: Record<string, string | { types: string; default: string }>;
-  bin: Record<string, string>;
+  bin: { distkit: string };
   type: string;
   engines: { node: string };
   dependencies?: Record<string, string>;
@@ -65,6 +65,6 @@ describe('package.json#exports and the module folders', () => {
     assert.equal(packageJson.type, 'module');
     assert.equal(packageJson.engines.node, '>=20');
     assert.deepEqual(Object.keys(packageJson.dependencies ?? {}), []);
-    assert.equal(packageJson.bin['distkit'], './dist/cli/bin.js');
+    assert.equal(packageJson.bin.distkit, './dist/cli/bin.js');
   });
 });
