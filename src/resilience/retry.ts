@@ -92,7 +92,10 @@ const nonRetryableCodes: ReadonlySet<string> = new Set([
  * - a {@link RetryExhaustedError} (code `RETRY_EXHAUSTED`: an inner retry policy already
  *   retried; retrying again would multiply the attempts, n × m, against a dependency that
  *   is down);
- * - a `QueueClosedError` (code `QUEUE_CLOSED`: the queue stays closed).
+ * - a `QueueClosedError` (code `QUEUE_CLOSED`: the queue stays closed);
+ * - a `BreakerOpenError` with no `retryAfterMs` (an isolated breaker: it stays open until
+ *   an operator resets it, so no wait helps). An open breaker's error, which says when it
+ *   will probe, is retried after that time.
  *
  * Errors caused by the caller's own cancellation or deadline need no entry here: whatever
  * the predicate says, the policy never retries once the caller's signal has aborted (see
@@ -103,7 +106,13 @@ export function defaultShouldRetryError(error: unknown): boolean {
   if (isAssertionError(error)) {
     return false;
   }
-  return !(isDistkitError(error) && nonRetryableCodes.has(error.code));
+  if (!isDistkitError(error)) {
+    return true;
+  }
+  if (error.code === 'BREAKER_OPEN') {
+    return (error as { retryAfterMs?: unknown }).retryAfterMs !== undefined;
+  }
+  return !nonRetryableCodes.has(error.code);
 }
 
 /** Why a {@link RetryPolicy} stopped retrying before the work succeeded. */

@@ -885,3 +885,25 @@ describe('RetryPolicy: options', () => {
     assert.equal(scheduler.pendingCount, 0);
   });
 });
+
+describe('defaultShouldRetryError and the circuit breaker', () => {
+  it('retries an open breaker, which says when it probes, but not an isolated one', async () => {
+    const { CircuitBreakerPolicy, isBreakerOpenError } = await import(
+      '../../src/resilience/circuit-breaker.js'
+    );
+    const scheduler = new VirtualScheduler();
+    const breaker = new CircuitBreakerPolicy({
+      strategy: { kind: 'consecutive-failures', failureCountThreshold: 1 },
+      breakDurationMs: 1_000,
+      scheduler,
+    });
+    await assert.rejects(breaker.execute(() => Promise.reject(new Error('down'))));
+    const open = await breaker.execute(() => 1).catch((error: unknown) => error);
+    assert.ok(isBreakerOpenError(open));
+    assert.equal(defaultShouldRetryError(open), true);
+    breaker.isolate();
+    const isolated = await breaker.execute(() => 1).catch((error: unknown) => error);
+    assert.ok(isBreakerOpenError(isolated));
+    assert.equal(defaultShouldRetryError(isolated), false);
+  });
+});
