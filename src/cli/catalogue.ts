@@ -44,6 +44,8 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     capabilities: [
       'TimeoutPolicy: per-call timeouts and deadline propagation on the shared scheduler, no timer per call',
       'pipeline(): policies composed outside-in, passing attempt, signal and deadline inwards',
+      'callPolicy(): retry, breaker, timeout and bulkhead in the recommended order from one options object',
+      'RateLimitPolicy: a rate limiter in a pipeline',
       'RetryPolicy: constant, linear and capped exponential backoff with none, full, equal or decorrelated jitter; Retry-After hints; deadline-aware',
       'RetryBudget: retries as a bounded fraction of recent requests, shared by many callers',
       'FallbackPolicy: a value or a function of the error when the work fails',

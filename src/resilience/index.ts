@@ -61,6 +61,7 @@ export {
   BulkheadRejectedError,
   isBulkheadRejectedError,
 } from './bulkhead.js';
+export { type CallPolicyOptions, callPolicy } from './call-policy.js';
 export {
   type BreakEvent,
   BreakerOpenError,
