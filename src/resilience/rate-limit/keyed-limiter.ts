@@ -53,13 +53,21 @@ export interface KeyedRateLimiterOptions<State, Decision extends RateLimitDecisi
   readonly clock?: Clock;
 }
 
+/** A held key: its state, and the decision count when it was last moved to the recent end. */
+interface KeyEntry<State> {
+  readonly state: State;
+  movedAt: number;
+}
+
 /**
  * One rate limit per key, in memory, for any {@link RateLimitAlgorithm}. Decisions are
  * synchronous ({@link KeyedRateLimiter.tryAcquire}); {@link KeyedRateLimiter.acquire}
  * offers the same decision through the {@link AsyncKeyedRateLimiter} port that a Redis
  * version will implement.
  *
- * Keys are bounded by `keyCountMax` and kept in least-recently-used order. A key whose
+ * Keys are bounded by `keyCountMax` and kept in least-recently-used order (approximate for
+ * more than 8 keys: a key is moved to the recent end at most once per `keyCountMax / 8`
+ * decisions, which no decision depends on). A key whose
  * state is idle (behaves exactly like a fresh one, see
  * {@link RateLimitAlgorithm.idleAtMs}) is worth nothing: dropping it changes no decision.
  * Only keys whose requests change their state are stored at all (a denied request or a
@@ -91,8 +99,19 @@ export class KeyedRateLimiter<State, Decision extends RateLimitDecision = RateLi
   readonly keyLengthMax: number;
   /** What happens when a new key finds every slot busy. */
   readonly whenFull: KeyedRateLimiterWhenFull;
-  /** Key to state, least recently used first. */
-  readonly #states = new Map<string, State>();
+  /** Key to entry, least recently moved first (see `#moveSlack`). */
+  readonly #states = new Map<string, KeyEntry<State>>();
+  /** Decisions made so far: the clock of the approximate LRU order. */
+  #useCount = 0;
+  /**
+   * How many decisions a used key may go without being moved to the recent end of the
+   * map. Moving (a delete and a set) costs more than the decision itself, so a hot key is
+   * moved once per `keyCountMax / 8` decisions instead of on every one; with fewer than 8
+   * keys the order is exact. The order only chooses which keys eviction looks at first,
+   * and eviction drops idle keys only (unless `whenFull` says otherwise), so the
+   * approximation changes no decision.
+   */
+  readonly #moveSlack: number;
 
   constructor(options: KeyedRateLimiterOptions<State, Decision>) {
     const checked = requireOptionsObject('KeyedRateLimiter', options);
@@ -111,6 +130,7 @@ export class KeyedRateLimiter<State, Decision extends RateLimitDecision = RateLi
       'throw',
       'evict-least-recent',
     ]);
+    this.#moveSlack = Math.floor(this.keyCountMax / 8);
   }
 
   /** Keys held now (idle ones included until they are evicted). */
@@ -131,12 +151,17 @@ export class KeyedRateLimiter<State, Decision extends RateLimitDecision = RateLi
     }
     const nowMs = this.clock.nowMs();
     const states = this.#states;
-    const state = states.get(key);
-    if (state !== undefined) {
-      // Re-inserting moves the key to the most recently used end.
-      states.delete(key);
-      states.set(key, state);
-      return this.algorithm.acquire(state, nowMs, cost);
+    const useCount = this.#useCount + 1;
+    this.#useCount = useCount;
+    const entry = states.get(key);
+    if (entry !== undefined) {
+      if (useCount - entry.movedAt > this.#moveSlack) {
+        // Re-inserting moves the key to the most recently used end.
+        entry.movedAt = useCount;
+        states.delete(key);
+        states.set(key, entry);
+      }
+      return this.algorithm.acquire(entry.state, nowMs, cost);
     }
     const fresh = this.algorithm.createState();
     const decision = this.algorithm.acquire(fresh, nowMs, cost);
@@ -160,8 +185,8 @@ export class KeyedRateLimiter<State, Decision extends RateLimitDecision = RateLi
 
   /** A copy of `key`'s state, or `undefined` when the key is not held (it is fresh). */
   snapshot(key: string): State | undefined {
-    const state = this.#states.get(key);
-    return state === undefined ? undefined : this.algorithm.copyState(state);
+    const entry = this.#states.get(key);
+    return entry === undefined ? undefined : this.algorithm.copyState(entry.state);
   }
 
   /**
@@ -171,8 +196,8 @@ export class KeyedRateLimiter<State, Decision extends RateLimitDecision = RateLi
   evictIdle(): number {
     const nowMs = this.clock.nowMs();
     let evictedCount = 0;
-    for (const [key, state] of this.#states) {
-      if (nowMs >= this.algorithm.idleAtMs(state)) {
+    for (const [key, entry] of this.#states) {
+      if (nowMs >= this.algorithm.idleAtMs(entry.state)) {
         this.#states.delete(key);
         evictedCount += 1;
       }
@@ -196,7 +221,7 @@ export class KeyedRateLimiter<State, Decision extends RateLimitDecision = RateLi
       let scannedCount = 0;
       let evictedCount = 0;
       for (const [candidateKey, candidate] of states) {
-        if (nowMs >= this.algorithm.idleAtMs(candidate)) {
+        if (nowMs >= this.algorithm.idleAtMs(candidate.state)) {
           states.delete(candidateKey);
           evictedCount += 1;
         }
@@ -220,7 +245,7 @@ export class KeyedRateLimiter<State, Decision extends RateLimitDecision = RateLi
         }
       }
     }
-    states.set(key, state);
+    states.set(key, { state, movedAt: this.#useCount });
   }
 
   #rejectKey(key: unknown): never {
