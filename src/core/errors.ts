@@ -31,7 +31,7 @@ export class DistkitError extends Error {
   /** Stable machine-readable identifier, for example `'QUEUE_FULL'`. */
   readonly code: string;
   /** Brand that survives duplicated package copies; see {@link isDistkitError}. */
-  readonly [distkitErrorBrand] = true;
+  declare readonly [distkitErrorBrand]: true;
 
   constructor(code: string, message: string, options?: DistkitErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -39,6 +39,11 @@ export class DistkitError extends Error {
     this.name = new.target.name;
   }
 }
+
+// The brand lives on the prototype: every instance and subclass has it without a
+// property definition per error, which matters for errors made in bursts (an open
+// breaker rejecting every call).
+Object.defineProperty(DistkitError.prototype, distkitErrorBrand, { value: true });
 
 /** Shape of any distkit error, from this copy of the package or another. */
 export interface DistkitErrorLike extends Error {
@@ -104,13 +109,15 @@ export function* causeChain(error: unknown, depthMax = 64): Generator<unknown> {
 export class AssertionError extends Error {
   /** Always `'ASSERTION_FAILED'`. */
   readonly code = 'ASSERTION_FAILED';
-  readonly [assertionErrorBrand] = true;
+  declare readonly [assertionErrorBrand]: true;
 
   constructor(message: string) {
     super(message);
     this.name = 'AssertionError';
   }
 }
+
+Object.defineProperty(AssertionError.prototype, assertionErrorBrand, { value: true });
 
 /** True when `value` is a distkit {@link AssertionError} from any copy of the package. */
 export function isAssertionError(value: unknown): value is AssertionError {

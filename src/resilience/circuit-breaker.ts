@@ -98,13 +98,13 @@ function rejectionMessage(
   if (state === 'open') {
     return (
       `${subject} is open after repeated failures and will let a probe call through in ` +
-      `${retryAfterMs} ms; fail fast or use a fallback until then.`
+      `${Math.ceil(retryAfterMs ?? 0)} ms; fail fast or use a fallback until then.`
     );
   }
   if (state === 'half-open') {
     return (
       `${subject} is half-open and all its probe calls are in flight; it decides within ` +
-      `${retryAfterMs} ms. Fail fast or use a fallback until then.`
+      `${Math.ceil(retryAfterMs ?? 0)} ms. Fail fast or use a fallback until then.`
     );
   }
   return `${subject} was isolated by hand; calls fail until someone calls reset() on it.`;
