@@ -53,6 +53,8 @@ export class SystemScheduler implements Scheduler, TaskOwner {
   #armedDueMs = 0;
   /** Whether the platform timer is ref()ed, holding the process open. */
   #timerHoldsProcess = false;
+  /** Whether an end-of-turn check that unref()s an idle timer is queued. */
+  #idleCheckPending = false;
 
   constructor(options: SystemSchedulerOptions = {}) {
     this.#keepProcessAlive = requireBoolean(
@@ -92,12 +94,14 @@ export class SystemScheduler implements Scheduler, TaskOwner {
     const removed = this.#heap.remove(task);
     // An idle scheduler must not hold the process open, but clearing the platform timer
     // here would cost a clearTimeout and a setTimeout for every call that schedules and
-    // cancels one timeout. The timer stays armed, unref()ed; when it fires with nothing
-    // due it does nothing. When tasks remain, a timer armed for a cancelled task simply
-    // fires early and re-arms.
-    if (removed && this.#heap.size === 0 && this.#timerHoldsProcess) {
-      (this.#timer as ReturnType<typeof setTimeout>).unref();
-      this.#timerHoldsProcess = false;
+    // cancels one timeout, and even unref() and ref() are a native call each. So the
+    // timer stays armed and ref()ed until the end of the current event-loop turn: if the
+    // heap is still empty then, it is unref()ed (one check per turn, however many calls
+    // the turn made). When it fires with nothing due it does nothing. When tasks remain, a
+    // timer armed for a cancelled task simply fires early and re-arms.
+    if (removed && this.#heap.size === 0 && this.#timerHoldsProcess && !this.#idleCheckPending) {
+      this.#idleCheckPending = true;
+      setImmediate(this.#idleCheck);
     }
     return removed;
   }
@@ -126,6 +130,14 @@ export class SystemScheduler implements Scheduler, TaskOwner {
     }
     this.#timerHoldsProcess = false;
   }
+
+  readonly #idleCheck = (): void => {
+    this.#idleCheckPending = false;
+    if (this.#heap.size === 0 && this.#timer !== undefined && this.#timerHoldsProcess) {
+      this.#timer.unref();
+      this.#timerHoldsProcess = false;
+    }
+  };
 
   readonly #fire = (): void => {
     // The timer is spent: callbacks below that cancel the last task must not touch it.

@@ -638,6 +638,11 @@ describe('VirtualScheduler', () => {
 // SystemScheduler runs on real time. These tests use tiny delays and assert only order and
 // counts, never how long anything took.
 
+/** Resolves after the current event-loop turn, when an idle scheduler lets go of its timer. */
+function endOfTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function timerCount(): number {
   return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
 }
@@ -778,7 +783,8 @@ describe('SystemScheduler', () => {
     assert.equal(firedCount, 0);
   });
 
-  it('holds one platform timer, and none once every task is cancelled one by one', () => {
+  it('holds one platform timer, and none once every task is cancelled one by one', async () => {
+    await endOfTurn();
     const baseline = timerCount();
     const scheduler = new SystemScheduler();
     const random = new SeededRandom({ seed: 104 });
@@ -795,10 +801,13 @@ describe('SystemScheduler', () => {
       }
     }
     assert.equal(scheduler.pendingCount, 0);
+    assert.equal(timerCount() - baseline, 1, 'held until the end of the turn');
+    await endOfTurn();
     assert.equal(timerCount() - baseline, 0);
   });
 
   it('releases the platform timer when the last task fires', async () => {
+    await endOfTurn();
     const baseline = timerCount();
     const scheduler = new SystemScheduler();
     const { track, done } = completion(3);
@@ -832,15 +841,18 @@ describe('SystemScheduler', () => {
     assert.equal(scheduler.pendingCount, 0);
   });
 
-  it('a pending task always holds exactly one timer, also after cancelling everything', () => {
+  it('a pending task always holds exactly one timer, also after cancelling everything', async () => {
+    await endOfTurn();
     const baseline = timerCount();
     const scheduler = new SystemScheduler();
     const first = scheduler.schedule(60_000, () => {});
     assert.equal(first.cancel(), true);
+    await endOfTurn();
     assert.equal(timerCount() - baseline, 0);
     const later = scheduler.schedule(120_000, () => {});
     assert.equal(timerCount() - baseline, 1);
     assert.equal(later.cancel(), true);
+    await endOfTurn();
     assert.equal(timerCount() - baseline, 0);
     const sooner = scheduler.schedule(30_000, () => {});
     assert.equal(timerCount() - baseline, 1);
