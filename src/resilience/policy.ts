@@ -119,6 +119,14 @@ export class ExecutionContext implements PolicyContext {
     );
   }
 
+  /**
+   * An abortable outermost context with a deadline at `deadlineAtMs` on `clock`, for a
+   * policy called with no parent: one object where a root and a child would be two.
+   */
+  static rootWithDeadline(clock: Clock, deadlineAtMs: number): ExecutionContext {
+    return new ExecutionContext(undefined, undefined, 1, true, undefined, clock, deadlineAtMs);
+  }
+
   /** A child context; see {@link DeriveOptions}. */
   derive(options: DeriveOptions): ExecutionContext {
     if ('deadline' in options) {

@@ -15,7 +15,13 @@ import {
   type Scheduler,
   systemScheduler,
 } from '../core/index.js';
-import { contextFrom, type Policy, type PolicyContext, type PolicyWork } from './policy.js';
+import {
+  contextFrom,
+  ExecutionContext,
+  type Policy,
+  type PolicyContext,
+  type PolicyWork,
+} from './policy.js';
 
 /** Options for {@link TimeoutPolicy}. */
 export interface TimeoutOptions {
@@ -69,18 +75,25 @@ export class TimeoutPolicy implements Policy {
   }
 
   execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
-    const parentContext = contextFrom(parent);
-    const abortedError = parentContext.abortError();
+    const parentContext = parent === undefined ? undefined : contextFrom(parent);
+    const abortedError = parentContext?.abortError();
     if (abortedError !== undefined) {
       return Promise.reject(abortedError);
     }
     const clock = this.#scheduler.clock;
     const nowMs = clock.nowMs();
-    const atMs = Math.min(nowMs + this.timeoutMs, parentContext.deadlineAtMsOn(clock));
+    const ownAtMs = nowMs + this.timeoutMs;
+    const atMs =
+      parentContext === undefined
+        ? ownAtMs
+        : Math.min(ownAtMs, parentContext.deadlineAtMsOn(clock));
     if (atMs <= nowMs) {
       return Promise.reject(new DeadlineExceededError(atMs));
     }
-    const context = parentContext.deriveWithDeadline(clock, atMs);
+    const context =
+      parentContext === undefined
+        ? ExecutionContext.rootWithDeadline(clock, atMs)
+        : parentContext.deriveWithDeadline(clock, atMs);
     const timedOut = this.#timedOut;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
