@@ -59,7 +59,8 @@ function jittered(jitter: Jitter, computedMs: number, random: Random): number {
   }
   if (jitter === 'equal') {
     const halfMs = computedMs / 2;
-    return halfMs + random.float() * halfMs;
+    // min(): for a subnormal delay, halving rounds up and half + half can pass the delay.
+    return Math.min(computedMs, halfMs + random.float() * halfMs);
   }
   return computedMs;
 }

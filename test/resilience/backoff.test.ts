@@ -220,6 +220,13 @@ describe('backoff bounds (property tests)', () => {
     );
   });
 
+  it('equal jitter never exceeds a subnormal computed delay (found by the property below)', () => {
+    // Halving a subnormal delay rounds, and half + half could then exceed the delay.
+    const constant = new ConstantBackoff({ delayMs: 5.4e-323, jitter: 'equal' });
+    const delayMs = constant.delayMs(1, 0, new SeededRandom({ seed: 1197505358 }));
+    assert.ok(delayMs <= constant.delayMsMax, `${delayMs} <= ${constant.delayMsMax}`);
+  });
+
   it('constant and linear delays stay within [0, delayMsMax] with any jitter they offer', () => {
     fc.assert(
       fc.property(
