@@ -1,0 +1,52 @@
+/**
+ * `distkit/check`: a linearizability checker. Read a history ({@link parseJepsenLog},
+ * {@link parseJepsenEdn}, {@link parseJsonLinesHistory}, or build {@link Operation}s
+ * yourself), pick a sequential model ({@link casRegisterModel}, {@link kvModel}, ...) and
+ * call {@link checkLinearizability}: the verdict is `'ok'`, `'violation'` with an
+ * explanation a person can follow, or `'unknown'` when the search ran out of budget.
+ *
+ * Pure computation: no files, no timers. Readers take strings; time budgets take an
+ * injected {@link Clock}.
+ *
+ * @packageDocumentation
+ */
+
+export type { Clock } from '../core/index.js';
+export {
+  describeOperation,
+  formatValue,
+  type HistoryEvent,
+  type HistoryEventType,
+  HistoryFormatError,
+  historyFromEvents,
+  isHistoryFormatError,
+  type Operation,
+  type OperationStatus,
+} from './history.js';
+export {
+  type Candidate,
+  type CheckOk,
+  type CheckOptions,
+  type CheckResult,
+  type CheckStatistics,
+  type CheckUnknown,
+  type CheckViolation,
+  checkLinearizability,
+  type LinearizedStep,
+  type ViolationExplanation,
+} from './linearizability.js';
+export {
+  type CounterModelOptions,
+  casRegisterModel,
+  counterModel,
+  type HistoryPartition,
+  kvModel,
+  type Model,
+  type RegisterModelOptions,
+  registerModel,
+  type StateKey,
+  type StepResult,
+  setModel,
+  valuesEqual,
+} from './models.js';
+export { parseJepsenEdn, parseJepsenLog, parseJsonLinesHistory } from './readers.js';
