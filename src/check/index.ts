@@ -40,6 +40,7 @@ export {
   casRegisterModel,
   counterModel,
   type HistoryPartition,
+  type KvState,
   kvModel,
   type Model,
   type RegisterModelOptions,

@@ -153,33 +153,59 @@ export function casRegisterModel(options: RegisterModelOptions = {}): Model<unkn
   return makeRegister('cas-register', true, options.initial ?? null);
 }
 
+/** The state of {@link kvModel}: the value of every key written so far. */
+export type KvState = Readonly<Record<string, string>>;
+
 /**
  * A key-value store of strings: `get` (output: the value; a missing key reads as `""`),
- * `put` (input: the new value) and `append` (input: the suffix). Keys are independent,
- * so the model partitions a history per key and the checker checks each alone.
- * The state of one partition is the value of its key.
+ * `put` (input: the new value) and `append` (input: the suffix), each on `operation.key`.
+ * Keys are independent, so the model partitions a history per key and the checker
+ * checks each alone (the state of a partition then holds one key).
  */
-export function kvModel(): Model<string> {
+export function kvModel(): Model<KvState> {
+  const valueOf = (state: KvState, key: string): string =>
+    Object.hasOwn(state, key) ? (state[key] as string) : '';
+  const withValue = (state: KvState, key: string, value: string): KvState => ({
+    ...state,
+    [key]: value,
+  });
   return {
     name: 'kv',
-    init: () => '',
+    init: () => ({}),
     step(state, operation) {
+      const key = operation.key ?? '';
       switch (operation.kind) {
         case 'get':
           return {
-            legal: operation.status === 'unknown' || (operation.output ?? '') === state,
+            legal:
+              operation.status === 'unknown' || (operation.output ?? '') === valueOf(state, key),
             state,
           };
         case 'put':
-          return { legal: true, state: String(operation.input ?? '') };
+          return { legal: true, state: withValue(state, key, String(operation.input ?? '')) };
         case 'append':
-          return { legal: true, state: state + String(operation.input ?? '') };
+          return {
+            legal: true,
+            state: withValue(state, key, valueOf(state, key) + String(operation.input ?? '')),
+          };
         default:
           return unsupported('kv', operation);
       }
     },
-    stateKey: (state) => state,
-    describeState: (state) => JSON.stringify(state),
+    stateKey(state) {
+      const keys = Object.keys(state);
+      if (keys.length === 1) {
+        const only = keys[0] as string;
+        return `${only.length}:${only}=${state[only] as string}`;
+      }
+      return JSON.stringify(keys.sort().map((key) => [key, state[key]]));
+    },
+    describeState(state) {
+      const keys = Object.keys(state).sort();
+      return keys.length === 1
+        ? JSON.stringify(state[keys[0] as string])
+        : `{${keys.map((key) => `${JSON.stringify(key)}: ${JSON.stringify(state[key])}`).join(', ')}}`;
+    },
     partition(operations) {
       const byKey = new Map<string, Operation[]>();
       for (const operation of operations) {
