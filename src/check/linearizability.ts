@@ -416,10 +416,10 @@ function searchPartition<State>(
       return { kind: 'ok' };
     }
     if (entry !== -1 && isCall[entry] === 1) {
-      budget.stepCount += 1;
-      if (budget.stepCount > budget.stepCountMax) {
+      if (budget.stepCount >= budget.stepCountMax) {
         return { kind: 'unknown', reason: 'step-budget' };
       }
+      budget.stepCount += 1;
       if (
         budget.clock !== undefined &&
         budget.stepCount % clockCheckInterval === 0 &&
