@@ -291,11 +291,6 @@ function zobristCodes(count: number): Int32Array {
   return codes;
 }
 
-interface CacheEntry {
-  readonly bits: Uint32Array;
-  readonly stateKey: StateKey;
-}
-
 function searchPartition<State>(
   model: Model<State>,
   key: string | undefined,
@@ -394,8 +389,47 @@ function searchPartition<State>(
   const bits = new Uint32Array(wordCount);
   const codes = zobristCodes(count);
   let hash = 0;
-  const cache = new Map<number, CacheEntry[]>();
+  // The cache of explored configurations, kept in flat arrays rather than an object and
+  // a typed array per entry: an entry's bits live at `entry * wordCount` in `cacheBits`,
+  // and entries with the same hash form a chain through `cacheNext`.
+  const cacheHead = new Map<number, number>();
+  let cacheBits = new Uint32Array(Math.max(1024, wordCount * 256));
+  const cacheStateKeys: StateKey[] = [];
+  const cacheNext: number[] = [];
   let cacheEntryCount = 0;
+  const seenBefore = (nextHash: number, stateKey: StateKey): boolean => {
+    let cached = cacheHead.get(nextHash) ?? -1;
+    while (cached !== -1) {
+      if (cacheStateKeys[cached] === stateKey) {
+        const offset = cached * wordCount;
+        let same = true;
+        for (let word = 0; word < wordCount; word += 1) {
+          if (cacheBits[offset + word] !== bits[word]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) {
+          return true;
+        }
+      }
+      cached = cacheNext[cached] as number;
+    }
+    return false;
+  };
+  const remember = (nextHash: number, stateKey: StateKey): void => {
+    const offset = cacheEntryCount * wordCount;
+    if (offset + wordCount > cacheBits.length) {
+      const grown = new Uint32Array(cacheBits.length * 2);
+      grown.set(cacheBits);
+      cacheBits = grown;
+    }
+    cacheBits.set(bits, offset);
+    cacheStateKeys.push(stateKey);
+    cacheNext.push(cacheHead.get(nextHash) ?? -1);
+    cacheHead.set(nextHash, cacheEntryCount);
+    cacheEntryCount += 1;
+  };
 
   const stackCall = new Int32Array(count);
   const stackState: State[] = new Array(count);
@@ -435,26 +469,11 @@ function searchPartition<State>(
         bits[word] = (bits[word] as number) | mask;
         const nextHash = hash ^ (codes[index] as number);
         const stateKey = model.stateKey(result.state);
-        let bucket = cache.get(nextHash);
-        let seen = false;
-        if (bucket !== undefined) {
-          for (const cached of bucket) {
-            if (cached.stateKey === stateKey && sameBits(cached.bits, bits)) {
-              seen = true;
-              break;
-            }
-          }
-        }
-        if (!seen) {
+        if (!seenBefore(nextHash, stateKey)) {
           if (cacheEntryCount >= budget.cacheEntryCountMax) {
             return { kind: 'unknown', reason: 'cache-limit' };
           }
-          if (bucket === undefined) {
-            bucket = [];
-            cache.set(nextHash, bucket);
-          }
-          bucket.push({ bits: bits.slice(), stateKey });
-          cacheEntryCount += 1;
+          remember(nextHash, stateKey);
           stackCall[depth] = entry;
           stackState[depth] = state;
           depth += 1;
@@ -496,15 +515,6 @@ function searchPartition<State>(
     }
     entry = next[call] as number;
   }
-}
-
-function sameBits(left: Uint32Array, right: Uint32Array): boolean {
-  for (let index = 0; index < left.length; index += 1) {
-    if (left[index] !== right[index]) {
-      return false;
-    }
-  }
-  return true;
 }
 
 function explain<State>(

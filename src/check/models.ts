@@ -163,7 +163,7 @@ export type KvState = Readonly<Record<string, string>>;
  * checks each alone (the state of a partition then holds one key).
  */
 export function kvModel(): Model<KvState> {
-  const valueOf = (state: KvState, key: string): string =>
+  const valueAt = (state: KvState, key: string): string =>
     Object.hasOwn(state, key) ? (state[key] as string) : '';
   const withValue = (state: KvState, key: string, value: string): KvState => ({
     ...state,
@@ -178,7 +178,7 @@ export function kvModel(): Model<KvState> {
         case 'get':
           return {
             legal:
-              operation.status === 'unknown' || (operation.output ?? '') === valueOf(state, key),
+              operation.status === 'unknown' || (operation.output ?? '') === valueAt(state, key),
             state,
           };
         case 'put':
@@ -186,7 +186,7 @@ export function kvModel(): Model<KvState> {
         case 'append':
           return {
             legal: true,
-            state: withValue(state, key, valueOf(state, key) + String(operation.input ?? '')),
+            state: withValue(state, key, valueAt(state, key) + String(operation.input ?? '')),
           };
         default:
           return unsupported('kv', operation);
