@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
+import {
+  checkLinearizability,
+  kvModel,
+  type Operation,
+  registerModel,
+} from '../../src/check/index.js';
 import { SeededRandom } from '../../src/core/index.js';
 
 interface Simulation {
@@ -137,6 +142,79 @@ describe('linearizability checker properties', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+/**
+ * Clients appending distinct suffixes to, and reading, a correct in-memory key-value
+ * store; each operation takes effect at a random instant inside its interval.
+ */
+function simulateKv(seed: number, processCount: number, operationCount: number): Operation[] {
+  const random = new SeededRandom({ seed }).fork('kv');
+  const keys = ['a', 'b', 'c'];
+  const freeAt = Array.from({ length: processCount }, () => 0);
+  const planned: { operation: { -readonly [K in keyof Operation]: Operation[K] }; at: number }[] =
+    [];
+  for (let index = 0; index < operationCount; index += 1) {
+    const process = random.integer(0, processCount - 1);
+    const invokeTime = (freeAt[process] as number) + random.integer(0, 3);
+    const returnTime = invokeTime + random.integer(1, 10);
+    freeAt[process] = returnTime + 1;
+    const key = random.pick(keys);
+    const at = invokeTime + (returnTime - invokeTime) * (0.01 + 0.98 * random.float());
+    const operation: (typeof planned)[number]['operation'] =
+      random.float() < 0.5
+        ? {
+            process,
+            kind: 'append',
+            key,
+            input: `(${index})`,
+            invokeTime,
+            returnTime,
+            status: 'ok',
+          }
+        : { process, kind: 'get', key, invokeTime, returnTime, status: 'ok' };
+    planned.push({ operation, at });
+  }
+  const store = new Map<string, string>();
+  for (const { operation } of [...planned].sort((left, right) => left.at - right.at)) {
+    const key = operation.key as string;
+    if (operation.kind === 'append') {
+      store.set(key, (store.get(key) ?? '') + String(operation.input));
+    } else {
+      operation.output = store.get(key) ?? '';
+    }
+  }
+  return planned.map((step) => step.operation);
+}
+
+describe('linearizability checker properties, key-value store', () => {
+  it('accepts every history of a correct store, per key, and rejects a get that misses a completed append', () => {
+    fc.assert(
+      fc.property(simulationArbitrary, ({ seed, processCount, operationCount }) => {
+        const history = simulateKv(seed, processCount, operationCount);
+        const result = checkLinearizability(kvModel(), history);
+        assert.equal(result.verdict, 'ok', `seed ${seed}`);
+        const append = history.find((operation) => operation.kind === 'append');
+        fc.pre(append !== undefined);
+        const after = (append?.returnTime as number) + 0.5;
+        const stale: Operation = {
+          process: 'stale-reader',
+          kind: 'get',
+          key: append?.key as string,
+          output: '',
+          invokeTime: after,
+          returnTime: after + 0.25,
+          status: 'ok',
+        };
+        const rejected = checkLinearizability(kvModel(), [...history, stale]);
+        assert.equal(rejected.verdict, 'violation', `seed ${seed}`);
+        if (rejected.verdict === 'violation') {
+          assert.equal(rejected.explanation.key, append?.key);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 });
