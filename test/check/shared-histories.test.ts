@@ -51,6 +51,28 @@ describe('Jepsen etcd histories agree with expected.json', { skip: missing }, ()
         assert.ok(explanation.unplaced.includes(explanation.blocking));
         assert.ok(explanation.candidates.some((c) => c.operation === explanation.blocking));
         assert.match(explanation.message, /not linearizable for the cas-register model/);
+        // The longest order found is a real partial linearization: every step legal from
+        // the state before it, and no operation placed before one that completed earlier
+        // than it was invoked.
+        const model = casRegisterModel();
+        let state = model.init();
+        explanation.linearized.forEach((step, index) => {
+          const next = model.step(state, step.operation);
+          assert.ok(next.legal, `step ${index} of the explanation is illegal`);
+          state = next.state;
+          assert.equal(step.stateAfter, model.describeState(state));
+          for (const later of explanation.linearized.slice(index + 1)) {
+            const laterReturn = later.operation.returnTime ?? Number.POSITIVE_INFINITY;
+            assert.ok(
+              later.operation.status === 'unknown' || laterReturn >= step.operation.invokeTime,
+            );
+          }
+        });
+        assert.equal(explanation.stateAfterLinearized, model.describeState(state));
+        assert.equal(
+          explanation.linearized.length + explanation.unplaced.length,
+          history.filter((operation) => operation.status !== 'fail').length,
+        );
       }
     });
   }
