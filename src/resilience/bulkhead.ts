@@ -26,6 +26,9 @@ import {
   type Policy,
   type PolicyContext,
   type PolicyWork,
+  runStep,
+  runSteps,
+  type StepPolicy,
 } from './policy.js';
 
 /** {@link BulkheadPolicy} had no free slot and no room left in its queue. */
@@ -283,6 +286,16 @@ export class BulkheadPolicy implements Policy {
   }
 
   execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+    return this[runStep](work, undefined, 0, parent);
+  }
+
+  /** @internal */
+  [runStep]<T>(
+    work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
+    parent: AbortSignal | PolicyContext | undefined,
+  ): Promise<T> {
     const parentContext = contextFrom(parent);
     const abortedError = parentContext.abortError();
     if (abortedError !== undefined) {
@@ -290,16 +303,21 @@ export class BulkheadPolicy implements Policy {
     }
     if (this.#inflightCount < this.#concurrencyMax) {
       this.#inflightCount += 1;
-      return this.#run(work, parentContext);
+      return this.#run(work, steps, index, parentContext);
     }
-    return this.#wait(work, parentContext);
+    return this.#wait(work, steps, index, parentContext);
   }
 
   /** Runs `work` in a slot already counted, and frees the slot when the work settles. */
-  #run<T>(work: PolicyWork<T>, context: ExecutionContext): Promise<T> {
+  #run<T>(
+    work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
+    context: ExecutionContext,
+  ): Promise<T> {
     let result: T | PromiseLike<T>;
     try {
-      result = work(context);
+      result = runSteps(work, steps, index, context);
     } catch (error) {
       this.#release();
       return Promise.reject(error);
@@ -324,7 +342,12 @@ export class BulkheadPolicy implements Policy {
     this.#release();
   };
 
-  #wait<T>(work: PolicyWork<T>, context: ExecutionContext): Promise<T> {
+  #wait<T>(
+    work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
+    context: ExecutionContext,
+  ): Promise<T> {
     const queue = this.#queue;
     if (queue.size >= this.queueCountMax) {
       if (this.#rejected.listenerCount > 0) {
@@ -369,7 +392,7 @@ export class BulkheadPolicy implements Policy {
         this.#release();
         throw abortedError;
       }
-      return this.#run(work, context);
+      return this.#run(work, steps, index, context);
     });
   }
 

@@ -49,9 +49,13 @@ import {
 import {
   contextFrom,
   type ExecutionContext,
+  innerStepOf,
   type Policy,
   type PolicyContext,
   type PolicyWork,
+  runStep,
+  runSteps,
+  type StepPolicy,
 } from './policy.js';
 import { isThenable } from './timeout.js';
 
@@ -444,6 +448,16 @@ export class CircuitBreakerPolicy implements Policy {
   }
 
   execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+    return this[runStep](work, undefined, 0, parent);
+  }
+
+  /** @internal */
+  [runStep]<T>(
+    work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
+    parent: AbortSignal | PolicyContext | undefined,
+  ): Promise<T> {
     const context = contextFrom(parent);
     const abortedError = context.abortError();
     if (abortedError !== undefined) {
@@ -464,7 +478,7 @@ export class CircuitBreakerPolicy implements Policy {
     const startMs = timed ? this.#scheduler.clock.nowMs() : Number.NaN;
     let result: T | PromiseLike<T>;
     try {
-      result = work(context);
+      result = runSteps(work, steps, index, context);
     } catch (error) {
       this.#settleError(generation, startMs, context, error);
       return Promise.reject(error);
@@ -478,6 +492,18 @@ export class CircuitBreakerPolicy implements Policy {
       // Nobody can abort a context this breaker made itself, so the caller-abort check
       // is moot, and one pair of handlers serves every such call of this generation.
       return promise.then(this.#valueHandler as (value: T) => T, this.#errorHandler);
+    }
+    if (innerStepOf(steps, index)) {
+      // Inside a pipeline, below another of distkit's policies, which attaches its own
+      // handlers to what this returns: the breaker records the outcome from a reaction of
+      // its own, registered first, and passes the inner promise on as it is, which saves
+      // the outer policy a promise hop. The reaction swallows nothing that would
+      // otherwise surface: the promise it watches is the one returned.
+      promise.then(
+        timed ? (value) => this.#settleValue(generation, startMs, value) : this.#valueHandler,
+        (error: unknown) => this.#settleError(generation, startMs, context, error),
+      );
+      return promise;
     }
     return promise.then(
       (value) => {

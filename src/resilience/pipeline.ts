@@ -7,7 +7,15 @@
  */
 
 import { InvalidArgumentError } from '../core/index.js';
-import { contextFrom, type Policy, type PolicyContext, type PolicyWork } from './policy.js';
+import {
+  contextFrom,
+  type Policy,
+  type PolicyContext,
+  type PolicyWork,
+  runStep,
+  type StepPolicy,
+  stepOf,
+} from './policy.js';
 
 function isPolicy(value: unknown): value is Policy {
   return (
@@ -19,6 +27,8 @@ function isPolicy(value: unknown): value is Policy {
 export class PipelinePolicy implements Policy {
   /** The policies, outermost first, with nested pipelines flattened. */
   readonly policies: readonly Policy[];
+  /** The policies as steps: distkit's own as they are, others behind an adapter. */
+  readonly #steps: readonly StepPolicy[];
 
   constructor(policies: readonly Policy[]) {
     const flat: Policy[] = [];
@@ -36,6 +46,7 @@ export class PipelinePolicy implements Policy {
       }
     });
     this.policies = flat;
+    this.#steps = flat.map(stepOf);
   }
 
   execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
@@ -48,13 +59,10 @@ export class PipelinePolicy implements Policy {
         ? Promise.resolve().then(() => work(context))
         : Promise.reject(abortedError);
     }
-    let next: PolicyWork<T> = work;
-    for (let index = count - 1; index >= 1; index -= 1) {
-      const policy = policies[index] as Policy;
-      const inner = next;
-      next = (context) => policy.execute(inner, context);
-    }
-    return (policies[0] as Policy).execute(next, parent);
+    // Each step runs the rest of the pipeline as its work through runStep, which makes no
+    // closure per policy per call (only a policy of another library gets one).
+    const steps = this.#steps;
+    return (steps[0] as StepPolicy)[runStep](work, steps, 1, parent);
   }
 }
 

@@ -54,6 +54,97 @@ export interface Policy {
   execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T>;
 }
 
+/**
+ * The key of the method through which a pipeline runs one of distkit's policies without a
+ * closure per call: `policy[runStep](work, steps, index, parent)` runs the policy with,
+ * as its work, the rest of the pipeline from `steps[index]` (see {@link runSteps}), or
+ * `work` itself when `steps` is undefined.
+ *
+ * @internal
+ */
+export const runStep: unique symbol = Symbol('distkit.resilience.runStep');
+
+/** A policy that a pipeline can run through {@link runStep}. @internal */
+export interface StepPolicy extends Policy {
+  [runStep]<T>(
+    work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
+    parent: AbortSignal | PolicyContext | undefined,
+  ): Promise<T>;
+}
+
+/**
+ * Whether `policy` runs through {@link runStep}: true when the class that defines its
+ * `execute` also defines `[runStep]`, so that a subclass or an instance that overrides
+ * `execute` is still called through its `execute`. Checked once, when a pipeline is built.
+ */
+function isStepPolicy(policy: Policy): policy is StepPolicy {
+  let owner: object | null = policy;
+  while (owner !== null && !Object.hasOwn(owner, 'execute')) {
+    owner = Object.getPrototypeOf(owner) as object | null;
+  }
+  return owner !== null && Object.hasOwn(owner, runStep);
+}
+
+/** Runs a policy of another library as a step, with a closure per call as its work. */
+class ForeignStep implements StepPolicy {
+  readonly #policy: Policy;
+
+  constructor(policy: Policy) {
+    this.#policy = policy;
+  }
+
+  execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+    return this.#policy.execute(work, parent);
+  }
+
+  [runStep]<T>(
+    work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
+    parent: AbortSignal | PolicyContext | undefined,
+  ): Promise<T> {
+    return this.#policy.execute((context) => runSteps(work, steps, index, context), parent);
+  }
+}
+
+/** `policy` as a step of a pipeline. @internal */
+export function stepOf(policy: Policy): StepPolicy {
+  return isStepPolicy(policy) ? policy : new ForeignStep(policy);
+}
+
+/**
+ * Whether the step that `runSteps(work, steps, index, ...)` runs, `steps[index - 1]`, was
+ * called by another of distkit's policies rather than by the caller of the pipeline or by
+ * a policy of another library. Such a policy always attaches handlers to the promise the
+ * step returns (or passes it up after attaching its own), so the step may return a promise
+ * it watches through a reaction of its own without hiding an unhandled rejection.
+ *
+ * @internal
+ */
+export function innerStepOf(steps: readonly StepPolicy[] | undefined, index: number): boolean {
+  return steps !== undefined && index >= 2 && !(steps[index - 2] instanceof ForeignStep);
+}
+
+/**
+ * Runs `work` under the steps `steps[index..]`, outermost first, or runs `work` itself
+ * when none are left (`steps` undefined: a policy called on its own).
+ *
+ * @internal
+ */
+export function runSteps<T>(
+  work: PolicyWork<T>,
+  steps: readonly StepPolicy[] | undefined,
+  index: number,
+  context: PolicyContext,
+): T | PromiseLike<T> {
+  if (steps === undefined || index >= steps.length) {
+    return work(context);
+  }
+  return (steps[index] as StepPolicy)[runStep](work, steps, index + 1, context);
+}
+
 /** What {@link ExecutionContext.derive} may change in a child context. */
 export interface DeriveOptions {
   /** The child's attempt number; default the parent's. */

@@ -38,6 +38,9 @@ import {
   type Policy,
   type PolicyContext,
   type PolicyWork,
+  runStep,
+  runSteps,
+  type StepPolicy,
 } from './policy.js';
 import type { RetryBudgetLike } from './retry-budget.js';
 import { isThenable } from './timeout.js';
@@ -466,6 +469,16 @@ export class RetryPolicy implements Policy {
   }
 
   execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+    return this[runStep](work, undefined, 0, parent);
+  }
+
+  /** @internal */
+  [runStep]<T>(
+    work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
+    parent: AbortSignal | PolicyContext | undefined,
+  ): Promise<T> {
     const parentContext = contextFrom(parent);
     const abortedError = parentContext.abortError();
     if (abortedError !== undefined) {
@@ -484,24 +497,40 @@ export class RetryPolicy implements Policy {
       this.#succeeded.listenerCount !== 0 ||
       this.#failed.listenerCount !== 0
     ) {
-      return this.#executeObserved(work, parentContext, context, this.#scheduler.clock.nowMs());
+      return this.#executeObserved(
+        work,
+        steps,
+        index,
+        parentContext,
+        context,
+        this.#scheduler.clock.nowMs(),
+      );
     }
     // The common case: every value is accepted and nobody asks for durations, so a value
     // passes straight through and only a failure costs anything.
     let result: T | PromiseLike<T>;
     try {
-      result = work(context);
+      result = runSteps(work, steps, index, context);
     } catch (error) {
-      return this.#retry(work, parentContext, true, error, undefined as T, Number.NaN);
+      return this.#retry(
+        work,
+        steps,
+        index,
+        parentContext,
+        true,
+        error,
+        undefined as T,
+        Number.NaN,
+      );
     }
     if (result instanceof Promise) {
       return result.then(undefined, (error: unknown) =>
-        this.#retry(work, parentContext, true, error, undefined as T, Number.NaN),
+        this.#retry(work, steps, index, parentContext, true, error, undefined as T, Number.NaN),
       );
     }
     if (isThenable(result)) {
       return Promise.resolve(result).then(undefined, (error: unknown) =>
-        this.#retry(work, parentContext, true, error, undefined as T, Number.NaN),
+        this.#retry(work, steps, index, parentContext, true, error, undefined as T, Number.NaN),
       );
     }
     return Promise.resolve(result);
@@ -510,35 +539,40 @@ export class RetryPolicy implements Policy {
   /** The first attempt when values are checked or durations reported. */
   #executeObserved<T>(
     work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
     parentContext: ExecutionContext,
     context: ExecutionContext,
     startMs: number,
   ): Promise<T> {
     let result: T | PromiseLike<T>;
     try {
-      result = work(context);
+      result = runSteps(work, steps, index, context);
     } catch (error) {
-      return this.#retry(work, parentContext, true, error, undefined as T, startMs);
+      return this.#retry(work, steps, index, parentContext, true, error, undefined as T, startMs);
     }
     if (isThenable(result)) {
       return Promise.resolve(result).then(
-        (value) => this.#afterValue(work, parentContext, value, startMs),
-        (error: unknown) => this.#retry(work, parentContext, true, error, undefined as T, startMs),
+        (value) => this.#afterValue(work, steps, index, parentContext, value, startMs),
+        (error: unknown) =>
+          this.#retry(work, steps, index, parentContext, true, error, undefined as T, startMs),
       );
     }
-    return this.#afterValue(work, parentContext, result, startMs);
+    return this.#afterValue(work, steps, index, parentContext, result, startMs);
   }
 
   /** The first attempt returned `value`: done, unless `shouldRetryResult` rejects it. */
   #afterValue<T>(
     work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
     parentContext: ExecutionContext,
     value: T,
     startMs: number,
   ): Promise<T> {
     try {
       if (this.#shouldRetryResult?.(value, 1) === true) {
-        return this.#retry(work, parentContext, false, undefined, value, startMs);
+        return this.#retry(work, steps, index, parentContext, false, undefined, value, startMs);
       }
     } catch (error) {
       return Promise.reject(this.#reportFailure(1, error, startMs));
@@ -553,6 +587,8 @@ export class RetryPolicy implements Policy {
    */
   async #retry<T>(
     work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
     parentContext: ExecutionContext,
     firstThrew: boolean,
     firstError: unknown,
@@ -626,7 +662,7 @@ export class RetryPolicy implements Policy {
         attempt += 1;
         previousDelayMs = delayMs;
         try {
-          value = await work(parentContext.derive({ attempt }));
+          value = await runSteps(work, steps, index, parentContext.derive({ attempt }));
         } catch (thrown) {
           threw = true;
           error = thrown;

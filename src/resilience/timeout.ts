@@ -21,6 +21,9 @@ import {
   type Policy,
   type PolicyContext,
   type PolicyWork,
+  runStep,
+  runSteps,
+  type StepPolicy,
 } from './policy.js';
 
 /** Options for {@link TimeoutPolicy}. */
@@ -75,12 +78,23 @@ export class TimeoutPolicy implements Policy {
   }
 
   execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+    return this[runStep](work, undefined, 0, parent);
+  }
+
+  /** @internal */
+  [runStep]<T>(
+    work: PolicyWork<T>,
+    steps: readonly StepPolicy[] | undefined,
+    index: number,
+    parent: AbortSignal | PolicyContext | undefined,
+  ): Promise<T> {
     const parentContext = parent === undefined ? undefined : contextFrom(parent);
     const abortedError = parentContext?.abortError();
     if (abortedError !== undefined) {
       return Promise.reject(abortedError);
     }
-    const clock = this.#scheduler.clock;
+    const scheduler = this.#scheduler;
+    const clock = scheduler.clock;
     const nowMs = clock.nowMs();
     const ownAtMs = nowMs + this.timeoutMs;
     const atMs =
@@ -97,7 +111,7 @@ export class TimeoutPolicy implements Policy {
     const timedOut = this.#timedOut;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
-      const timer = this.#scheduler.scheduleAt(atMs, () => {
+      const timer = scheduler.scheduleAt(atMs, () => {
         settled = true;
         const timeoutMs = atMs - nowMs;
         const error = new DeadlineExceededError(
@@ -127,7 +141,7 @@ export class TimeoutPolicy implements Policy {
       };
       let result: T | PromiseLike<T>;
       try {
-        result = work(context);
+        result = runSteps(work, steps, index, context);
       } catch (error) {
         onError(error);
         return;

@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isAbortedError, isInvalidArgumentError, VirtualScheduler } from '../../src/core/index.js';
 import {
+  BulkheadPolicy,
+  CircuitBreakerPolicy,
   contextFrom,
   ExecutionContext,
   type Policy,
   type PolicyContext,
   type PolicyWork,
   pipeline,
+  RetryPolicy,
   TimeoutPolicy,
 } from '../../src/resilience/index.js';
 
@@ -133,5 +136,54 @@ describe('ExecutionContext', () => {
     const context = contextFrom(foreign);
     assert.equal(context.attempt, 3);
     assert.equal(context.signal, controller.signal);
+  });
+
+  it('calls an execute that a subclass or an instance overrides, and foreign policies in between', async () => {
+    const scheduler = new VirtualScheduler();
+    const log: string[] = [];
+    class LoggedTimeout extends TimeoutPolicy {
+      override execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
+        log.push('subclass');
+        return super.execute(work, parent);
+      }
+    }
+    const patched = new BulkheadPolicy({ concurrencyMax: 1, scheduler });
+    const original = patched.execute.bind(patched);
+    patched.execute = (work, parent) => {
+      log.push('instance');
+      return original(work, parent);
+    };
+    const policy = pipeline(
+      new RetryPolicy({ attemptCountMax: 1, scheduler }),
+      new RecordingPolicy('foreign', log),
+      new LoggedTimeout({ timeoutMs: 100, scheduler }),
+      patched,
+    );
+    assert.equal(await policy.execute(({ attempt }) => attempt), 1);
+    assert.deepEqual(log, ['enter foreign attempt 1', 'subclass', 'instance', 'leave foreign']);
+    assert.equal(scheduler.pendingCount, 0);
+  });
+
+  it('records failures in a breaker inside a pipeline and passes the error on unchanged', async () => {
+    const scheduler = new VirtualScheduler();
+    const breaker = new CircuitBreakerPolicy({
+      strategy: { kind: 'consecutive-failures', failureCountThreshold: 2 },
+      breakDurationMs: 1_000,
+      scheduler,
+    });
+    const policy = pipeline(
+      new RetryPolicy({ attemptCountMax: 1, scheduler }),
+      breaker,
+      new TimeoutPolicy({ timeoutMs: 100, scheduler }),
+    );
+    const failure = new Error('down');
+    for (let index = 0; index < 2; index += 1) {
+      await assert.rejects(
+        policy.execute(() => Promise.reject(failure)),
+        (error) => (error as { lastError?: unknown }).lastError === failure,
+      );
+    }
+    assert.equal(breaker.state, 'open');
+    assert.equal(scheduler.pendingCount, 0);
   });
 });
