@@ -60,6 +60,17 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'check',
+    layer: 1,
+    summary: 'Linearizability checking of recorded histories',
+    capabilities: [
+      'checkLinearizability: Wing-Gong-Lowe search with memoisation, per-key partitions, step/time/cache budgets (verdict ok, violation or unknown)',
+      'Violation explanations: the partition key, the longest linearizable prefix, the blocking operation and the candidates that could not be placed',
+      'Models: register, cas-register, kv (get/put/append, partitioned per key), counter, set; custom models through the Model interface',
+      'Readers: Jepsen log lines, Jepsen EDN events and JSON Lines, with typed errors naming the line',
+    ],
+  },
+  {
     name: 'cli',
     layer: 4,
     summary: 'The distkit command',
