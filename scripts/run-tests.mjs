@@ -2,7 +2,9 @@
 // arguments on Node 20: this script finds the files and passes them as a list.
 //
 //   node scripts/run-tests.mjs            every *.test.ts under test/
-//   node scripts/run-tests.mjs --soak     every *.soak.ts under test/ (long seed sweeps)
+//   node scripts/run-tests.mjs --soak     every *.soak.ts under test/ (long seed sweeps), then
+//                                         every *.test.ts with fresh fast-check seeds and
+//                                         ten times the runs (see fast-check-setup.mjs)
 //   node scripts/run-tests.mjs test/core  only the files under the given folders or files
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -13,12 +15,12 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const soak = args.includes('--soak');
-const suffix = soak ? '.soak.ts' : '.test.ts';
+const suffixes = soak ? ['.soak.ts', '.test.ts'] : ['.test.ts'];
 const roots = args.filter((arg) => !arg.startsWith('--'));
 
 function collect(path, found) {
   if (statSync(path).isFile()) {
-    if (path.endsWith(suffix)) {
+    if (suffixes.some((suffix) => path.endsWith(suffix))) {
       found.push(path);
     }
     return;
@@ -37,7 +39,7 @@ for (const start of roots.length > 0 ? roots : ['test']) {
 }
 files.sort();
 if (files.length === 0) {
-  console.log(`No ${suffix} files found; nothing to run.`);
+  console.log(`No ${suffixes.join(' or ')} files found; nothing to run.`);
   process.exit(0);
 }
 
@@ -46,11 +48,17 @@ const result = spawnSync(
   [
     '--import',
     'tsx',
+    '--import',
+    './scripts/fast-check-setup.mjs',
     '--test',
     '--test-reporter=spec',
     `--test-concurrency=${Math.max(2, availableParallelism())}`,
     ...files.map((file) => relative(root, file)),
   ],
-  { cwd: root, stdio: 'inherit' },
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: soak ? { ...process.env, DISTKIT_FAST_CHECK_MODE: 'explore' } : process.env,
+  },
 );
 process.exit(result.status ?? 1);
