@@ -30,6 +30,7 @@ import {
   type PolicyContext,
   type PolicyWork,
 } from './policy.js';
+import { holdUntilSettled } from './settle.js';
 
 /**
  * Why a call was shed:
@@ -262,20 +263,7 @@ class ShedderCore<P extends string> {
       this.#release();
       return Promise.reject(error);
     }
-    if (
-      typeof result === 'object' &&
-      result !== null &&
-      typeof (result as PromiseLike<T>).then === 'function'
-    ) {
-      // The caller gets the work's own promise, and the slot is freed by a reaction on
-      // it made of handlers bound once per policy: no closure and no extra hop per call.
-      // The reaction is registered first, so the slot is free before the caller resumes.
-      const promise = Promise.resolve(result);
-      promise.then(this.#onSettled, this.#onSettled);
-      return promise;
-    }
-    this.#release();
-    return Promise.resolve(result);
+    return holdUntilSettled(result, this.#onSettled);
   }
 
   readonly #onSettled = (): void => {
