@@ -51,3 +51,4 @@ export {
   valuesEqual,
 } from './models.js';
 export { parseJepsenEdn, parseJepsenLog, parseJsonLinesHistory } from './readers.js';
+export { renderTimelineHtml, type TimelineOptions } from './timeline.js';

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { runCli } from './index.js';
 
 const packageJson = JSON.parse(
@@ -20,4 +20,8 @@ process.exitCode = runCli(
     writeErrorLine: (line) => process.stderr.write(`${line}\n`),
   },
   packageJson.version,
+  {
+    readTextFile: (path) => readFileSync(path, 'utf8'),
+    writeTextFile: (path, text) => writeFileSync(path, text, 'utf8'),
+  },
 );

@@ -68,12 +68,18 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'Violation explanations: the partition key, the longest linearizable prefix, the blocking operation and the candidates that could not be placed',
       'Models: register, cas-register, kv (get/put/append, partitioned per key), counter, set; custom models through the Model interface',
       'Readers: Jepsen log lines, Jepsen EDN events and JSON Lines, with typed errors naming the line',
+      'renderTimelineHtml: a self-contained HTML timeline per key and process, highlighting where every order fails in a violation',
     ],
   },
   {
     name: 'cli',
     layer: 4,
     summary: 'The distkit command',
-    capabilities: ['distkit modules: this list', 'distkit --help, distkit --version'],
+    capabilities: [
+      'distkit modules: this list',
+      'distkit check FILE --model register|cas-register|kv|counter|set: the linearizability verdict of a Jepsen log, EDN or JSON Lines history (format guessed when --format is left out), the time it took, a short explanation of a violation; exit 0 ok, 1 violation, 2 undecided or malformed input (with the line)',
+      'distkit check --html OUT.html: a self-contained timeline of the history, per key and process, with the point where every order fails highlighted',
+      'distkit --help, distkit --version',
+    ],
   },
 ];

@@ -5,9 +5,18 @@
  * @packageDocumentation
  */
 
+import { type Clock, systemClock } from '../core/index.js';
 import { moduleCatalogue } from './catalogue.js';
+import { runCheckCommand } from './check-command.js';
 
 export { type Layer, type ModuleEntry, moduleCatalogue } from './catalogue.js';
+export {
+  type CheckModelName,
+  checkExitCodes,
+  checkModelNames,
+  guessHistoryFormat,
+  type HistoryFormat,
+} from './check-command.js';
 
 /** Where the command writes. */
 export interface CliOutput {
@@ -17,11 +26,29 @@ export interface CliOutput {
   readonly writeErrorLine: (line: string) => void;
 }
 
+/**
+ * The files the command reads and writes, and the clock it measures with. The executable
+ * wires them to `node:fs` and the system clock; tests pass their own.
+ */
+export interface CliEnvironment {
+  /** Reads a whole file as UTF-8 text; throws when it cannot. */
+  readonly readTextFile: (path: string) => string;
+  /** Writes `text` to a file as UTF-8, replacing it; throws when it cannot. */
+  readonly writeTextFile: (path: string, text: string) => void;
+  /** Measures how long a check takes. Default: the system clock. */
+  readonly clock?: Clock;
+}
+
 /** The exit codes of {@link runCli}. */
 export const exitCodes = {
-  /** The command did what was asked. */
+  /** The command did what was asked; for `check`, the history is linearizable. */
   success: 0,
-  /** The command line was wrong: an unknown command or option. */
+  /** `check` found the history not linearizable. */
+  violation: 1,
+  /**
+   * The command line was wrong (an unknown command or option), the input was malformed
+   * or unreadable, or `check` ran out of budget before it could decide.
+   */
   usage: 2,
 } as const;
 
@@ -29,6 +56,14 @@ const usage = `Usage: distkit [command]
 
 Commands:
   modules        list distkit's modules and what each can do today (the default)
+  check FILE --model register|cas-register|kv|counter|set
+                 [--format jepsen|edn|jsonl] [--html OUT.html] [--step-count-max N]
+                 check a recorded history for linearizability; without --format the
+                 format is guessed (.jsonl/.ndjson/.json: JSON Lines, .edn: EDN, else a
+                 first line starting {" is JSON Lines, { is EDN, anything else Jepsen
+                 log lines). --html writes a timeline of the operations.
+                 Exit status: 0 linearizable, 1 not linearizable, 2 undecided (budget
+                 exhausted), malformed input (the line is printed) or a usage error.
 
 Options:
   -h, --help     show this help
@@ -51,14 +86,20 @@ function renderModules(): string[] {
 
 /**
  * Runs the `distkit` command with `args` (the arguments after the program name) and
- * returns its exit code.
+ * returns its exit code. `environment` gives `check` its files and clock; without it,
+ * `check` reports that it has no file access and exits with the usage code.
  *
  * @example
  * ```ts
  * const code = runCli(['modules'], { writeLine: console.log, writeErrorLine: console.error }, '0.1.0');
  * ```
  */
-export function runCli(args: readonly string[], output: CliOutput, version: string): number {
+export function runCli(
+  args: readonly string[],
+  output: CliOutput,
+  version: string,
+  environment?: CliEnvironment,
+): number {
   const [command, ...rest] = args;
   if (command === '-h' || command === '--help' || command === 'help') {
     output.writeLine(usage);
@@ -77,6 +118,19 @@ export function runCli(args: readonly string[], output: CliOutput, version: stri
       output.writeLine(line);
     }
     return exitCodes.success;
+  }
+  if (command === 'check') {
+    if (environment === undefined) {
+      output.writeErrorLine(
+        'distkit check needs file access: pass a CliEnvironment as the fourth argument of runCli.',
+      );
+      return exitCodes.usage;
+    }
+    return runCheckCommand(rest, output, {
+      readTextFile: environment.readTextFile,
+      writeTextFile: environment.writeTextFile,
+      clock: environment.clock ?? systemClock,
+    });
   }
   output.writeErrorLine(
     `Unknown command or option: ${command}. Run distkit --help for the commands.`,
