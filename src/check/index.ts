@@ -51,4 +51,26 @@ export {
   valuesEqual,
 } from './models.js';
 export { parseJepsenEdn, parseJepsenLog, parseJsonLinesHistory } from './readers.js';
+export {
+  type BoundedStalenessOptions,
+  type ConvergenceOptions,
+  checkBoundedStaleness,
+  checkConvergence,
+  checkMonotonicReads,
+  checkMonotonicWrites,
+  checkReadYourWrites,
+  checkSessionGuarantees,
+  checkWritesFollowReads,
+  isSessionHistoryError,
+  type SessionCheckOk,
+  type SessionCheckOptions,
+  type SessionCheckResult,
+  type SessionCheckViolation,
+  type SessionGuarantee,
+  type SessionGuaranteesResult,
+  SessionHistoryError,
+  type SessionHistoryProblem,
+  type SessionOperation,
+  type SessionViolation,
+} from './sessions.js';
 export { renderTimelineHtml, type TimelineOptions } from './timeline.js';
