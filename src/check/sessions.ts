@@ -407,7 +407,12 @@ export function checkReadYourWrites(
     for (const entry of entries) {
       if (!isRead(entry)) {
         const key = keyOf(entry.operation);
-        own.set(key, [...(own.get(key) ?? []), entry]);
+        const list = own.get(key);
+        if (list === undefined) {
+          own.set(key, [entry]);
+        } else {
+          list.push(entry);
+        }
         continue;
       }
       for (const write of own.get(entry.key) ?? []) {
@@ -465,7 +470,12 @@ export function checkMonotonicReads(
         }
       }
       if (entry.observed !== undefined) {
-        seen.set(entry.key, [...(seen.get(entry.key) ?? []), entry]);
+        const list = seen.get(entry.key);
+        if (list === undefined) {
+          seen.set(entry.key, [entry]);
+        } else {
+          list.push(entry);
+        }
       }
     }
   }
@@ -534,10 +544,13 @@ function checkDependencies(
         }
         for (const required of dependencies) {
           const key = keyOf(required.operation);
-          obligations.set(key, [
-            ...(obligations.get(key) ?? []),
-            { required, because: write, seenBy: entry },
-          ]);
+          const obligation = { required, because: write, seenBy: entry };
+          const list = obligations.get(key);
+          if (list === undefined) {
+            obligations.set(key, [obligation]);
+          } else {
+            list.push(obligation);
+          }
         }
       }
     }
@@ -623,15 +636,16 @@ export function checkBoundedStaleness(
   operations: readonly SessionOperation[],
   options: BoundedStalenessOptions,
 ): SessionCheckResult {
-  const found = collector('bounded-staleness', 'checkBoundedStaleness', options);
+  const checked = requireOptions('checkBoundedStaleness options', options);
+  const found = collector('bounded-staleness', 'checkBoundedStaleness', checked);
   const staleMsMax =
-    options.staleMsMax === undefined
+    checked.staleMsMax === undefined
       ? undefined
-      : requireNumber('checkBoundedStaleness options.staleMsMax', options.staleMsMax, { min: 0 });
+      : requireNumber('checkBoundedStaleness options.staleMsMax', checked.staleMsMax, { min: 0 });
   const versionCountMax =
-    options.versionCountMax === undefined
+    checked.versionCountMax === undefined
       ? undefined
-      : requireInteger('checkBoundedStaleness options.versionCountMax', options.versionCountMax, {
+      : requireInteger('checkBoundedStaleness options.versionCountMax', checked.versionCountMax, {
           min: 0,
         });
   if (staleMsMax === undefined && versionCountMax === undefined) {
@@ -699,8 +713,9 @@ export function checkConvergence(
   operations: readonly SessionOperation[],
   options: ConvergenceOptions,
 ): SessionCheckResult {
-  const found = collector('convergence', 'checkConvergence', options);
-  const settleMs = requireNumber('checkConvergence options.settleMs', options.settleMs, {
+  const checked = requireOptions('checkConvergence options', options);
+  const found = collector('convergence', 'checkConvergence', checked);
+  const settleMs = requireNumber('checkConvergence options.settleMs', checked.settleMs, {
     min: 0,
   });
   const history = index(operations);

@@ -196,6 +196,10 @@ describe('bounded staleness', () => {
   });
   it('validates its options', () => {
     assert.throws(() => checkBoundedStaleness(history, {}), isInvalidArgumentError);
+    assert.throws(
+      () => checkBoundedStaleness(history, null as unknown as { staleMsMax: number }),
+      isInvalidArgumentError,
+    );
     assert.throws(() => checkBoundedStaleness(history, { staleMsMax: -1 }), isInvalidArgumentError);
     assert.throws(
       () => checkBoundedStaleness(history, { versionCountMax: 0.5 }),
@@ -225,6 +229,10 @@ describe('convergence after quiescence', () => {
     const result = violation(checkConvergence(history, { settleMs: 10 }));
     assert.match(result.message, /no convergence on key "x"/);
     assert.throws(() => checkConvergence(history, { settleMs: -1 }), isInvalidArgumentError);
+    assert.throws(
+      () => checkConvergence(history, undefined as unknown as { settleMs: number }),
+      isInvalidArgumentError,
+    );
   });
 });
 
