@@ -72,6 +72,18 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'sim',
+    layer: 3,
+    summary: 'Deterministic cluster simulator with network, node, clock and disk faults',
+    capabilities: [
+      'Simulation: any number of nodes in one thread on one event queue ordered by (time, sequence); one seed reproduces the run and its trace hash',
+      'Per-node ports: a clock with offset, drift and wall-clock jumps, a scheduler on that clock, a seeded random stream, a disk and a network endpoint',
+      'SimNetwork: per-link latency (constant, uniform, exponential, long-tailed), loss, duplication, reordering or FIFO; partitions, isolation, one-way blocks, bridge and ring partitions, clogs, heal',
+      'Node faults: crash (memory and timers gone), restart from disk, pause and resume (a GC stall)',
+      'SimDisk: append, truncate, atomic replace, fsync; unsynced writes lost or torn on crash; injected write errors and read corruption',
+    ],
+  },
+  {
     name: 'cli',
     layer: 4,
     summary: 'The distkit command',

@@ -59,6 +59,8 @@ export {
 } from './event.js';
 export { type Random, SeededRandom, type SeededRandomOptions } from './random.js';
 export {
+  checkScheduleArguments,
+  checkScheduleAtArguments,
   type ScheduledTask,
   type Scheduler,
   VirtualScheduler,
