@@ -15,13 +15,7 @@ import {
 } from '../core/index.js';
 import { SimDisk, type SimDiskOptions } from './disk.js';
 import type { SimEvent } from './event-queue.js';
-import {
-  type Kernel,
-  type SimClock,
-  SimScheduler,
-  type TimerEvent,
-  TraceKind,
-} from './kernel.js';
+import { type Kernel, type SimClock, SimScheduler, type TimerEvent, TraceKind } from './kernel.js';
 import type { LinkState, MessageEvent } from './network.js';
 
 /**
