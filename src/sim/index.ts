@@ -42,6 +42,16 @@ export {
   SimNodeClock,
 } from './node.js';
 export {
+  appendRecord,
+  crc32c,
+  type DecodedRecords,
+  decodeRecords,
+  encodeRecord,
+  type RecordLogEnd,
+  readRecords,
+  recordPayloadBytesMax,
+} from './record-log.js';
+export {
   type AddNodeOptions,
   isSimulationError,
   type RunUntilOptions,

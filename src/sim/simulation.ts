@@ -176,32 +176,32 @@ export class Simulation {
   readonly #pausedMessageCountMax: number;
 
   constructor(options: SimulationOptions) {
-    requireOptions('Simulation options', options);
-    this.seed = requireInteger('Simulation options.seed', options.seed);
+    const settings = requireOptions('Simulation options', options);
+    this.seed = requireInteger('Simulation options.seed', settings.seed);
     const wallEpochMs = requireNumber(
       'Simulation options.wallEpochMs',
-      options.wallEpochMs ?? Date.UTC(2026, 0, 1),
+      settings.wallEpochMs ?? Date.UTC(2026, 0, 1),
     );
     this.#eventCountMax = requireInteger(
       'Simulation options.eventCountMax',
-      options.eventCountMax ?? 100_000_000,
+      settings.eventCountMax ?? 100_000_000,
       { min: 1 },
     );
     this.#pausedMessageCountMax = requireInteger(
       'Simulation options.pausedMessageCountMax',
-      options.pausedMessageCountMax ?? 100_000,
+      settings.pausedMessageCountMax ?? 100_000,
       { min: 0 },
     );
     this.replayCommand =
-      options.replayCommand === undefined
+      settings.replayCommand === undefined
         ? undefined
-        : requireString('Simulation options.replayCommand', options.replayCommand);
+        : requireString('Simulation options.replayCommand', settings.replayCommand);
     const root = new SeededRandom({ seed: this.seed });
-    this.#kernel = new Kernel(this.seed, root.fork('kernel'), wallEpochMs, options.trace ?? {});
+    this.#kernel = new Kernel(this.seed, root.fork('kernel'), wallEpochMs, settings.trace ?? {});
     this.random = root.fork('harness');
     this.clock = new KernelClock(this.#kernel);
     this.scheduler = new SimScheduler(this.#kernel, this.clock, undefined, 0, 0);
-    this.network = new SimNetwork(this.#kernel, this.#nodes, this.#byId, options.network);
+    this.network = new SimNetwork(this.#kernel, this.#nodes, this.#byId, settings.network);
   }
 
   /** Simulated true time in milliseconds. */
