@@ -72,6 +72,19 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'clocks',
+    layer: 1,
+    summary: 'Lamport, vector, dotted version vector, hybrid logical and interval clocks',
+    capabilities: [
+      'LamportClock: a total order consistent with causality, node ids breaking ties',
+      'VectorClock: before, after, equal or concurrent; merge; pruning of the least recently updated entries to a bound',
+      'DottedVersionVector: siblings of a replicated key with one dot per write, so concurrent writes are kept and seen ones replaced, without false conflicts',
+      'HybridLogicalClock: wall time plus a logical counter; remote timestamps beyond maxOffsetMs rejected with ClockOffsetError',
+      'IntervalClock: now as [earliest, latest] from an uncertainty and drift bound; commit-wait durations',
+      'Binary and JSON encodings with typed errors for malformed input; hybrid timestamps encode to 12 bytes whose byte order is time order',
+    ],
+  },
+  {
     name: 'sim',
     layer: 3,
     summary: 'Deterministic cluster simulator with network, node, clock and disk faults',
