@@ -28,8 +28,22 @@ export {
   StaleShardMapError,
 } from './errors.js';
 export { hashKey, keyLengthMax, mix32, murmur3, xxHash32 } from './hash.js';
+export {
+  HotRangeDetector,
+  type HotRangeDetectorOptions,
+  type HotRangeProposal,
+  type HotRangeReport,
+} from './hot-range.js';
 export { jumpBucket, jumpBucketCountMax, jumpBucketOfUint64 } from './jump.js';
 export { MaglevTable, type MaglevTableOptions, maglevTableSizeMax } from './maglev.js';
+export {
+  type MigrationPhase,
+  MigrationPlan,
+  type MigrationPlanOptions,
+  type MigrationRouting,
+  type MigrationTransitionResult,
+  migrationMoveCountMax,
+} from './migration.js';
 export { hashPartition, partitionCountMax } from './modulo.js';
 export {
   type NodeInput,
@@ -38,7 +52,22 @@ export {
   nodeWeightMax,
   type PartitionNode,
 } from './nodes.js';
+export {
+  type KeyRange,
+  RangeLayout,
+  type RangeLayoutOptions,
+  type RangeSplitOptions,
+  type RangeStart,
+  rangeCountMax,
+} from './range.js';
 export { RendezvousHash, type RendezvousHashOptions } from './rendezvous.js';
+export {
+  diffHashOwnership,
+  diffRangeOwnership,
+  type HashRangeMove,
+  type HashSpaceLayout,
+  type KeyRangeMove,
+} from './resharding.js';
 export {
   ConsistentHashRing,
   type ConsistentHashRingOptions,
