@@ -17,6 +17,11 @@ export {
   type UnsyncedWritesOnCrash,
 } from './disk.js';
 export {
+  type HistoryEventInput,
+  HistoryRecorder,
+  type HistoryRecorderOptions,
+} from './history.js';
+export {
   type ConstantDelay,
   type DelayDistribution,
   type ExponentialDelay,
@@ -52,6 +57,17 @@ export {
   recordPayloadBytesMax,
 } from './record-log.js';
 export {
+  isSeedFailedError,
+  type RunSeedsOptions,
+  runSeeds,
+  SeedFailedError,
+  type SeedResult,
+  seedCountMax,
+  seedEnvironmentVariable,
+  seedRange,
+  seedsFromEnvironment,
+} from './seeds.js';
+export {
   type AddNodeOptions,
   isSimulationError,
   type RunUntilOptions,
@@ -61,3 +77,15 @@ export {
   type SimulationStatistics,
 } from './simulation.js';
 export type { TraceOptions } from './trace.js';
+export {
+  type CompleteOperation,
+  type KeyChoice,
+  Workload,
+  type WorkloadClient,
+  type WorkloadClientFactory,
+  type WorkloadModel,
+  type WorkloadOperation,
+  type WorkloadOptions,
+  type WorkloadOutcome,
+  type WorkloadStatistics,
+} from './workload.js';
