@@ -20,6 +20,17 @@ export {
   type BoundedLoadRingOptions,
 } from './bounded-load.js';
 export {
+  InMemoryShardMapStore,
+  ShardMap,
+  type ShardMapChanges,
+  type ShardMapCommitResult,
+  type ShardMapOptions,
+  type ShardMapStore,
+  type ShardRoute,
+  shardCountMax,
+  shardMapEntryCountMax,
+} from './directory.js';
+export {
   InvalidMigrationTransitionError,
   isInvalidMigrationTransitionError,
   isNoAllowedRegionError,
@@ -27,7 +38,24 @@ export {
   NoAllowedRegionError,
   StaleShardMapError,
 } from './errors.js';
+export {
+  type GeoNode,
+  GeoPlacement,
+  type GeoPlacementOptions,
+  type PrefixResidencyRule,
+  prefixResidency,
+  type ResidencyRule,
+} from './geo.js';
 export { hashKey, keyLengthMax, mix32, murmur3, xxHash32 } from './hash.js';
+export {
+  saltCountMax,
+  saltedKey,
+  saltedKeys,
+  scatterGather,
+  timeBucketCountMax,
+  timeBucketKey,
+  timeBucketKeys,
+} from './hot-key.js';
 export {
   HotRangeDetector,
   type HotRangeDetectorOptions,

@@ -37,6 +37,16 @@ export interface RendezvousHashOptions {
 
 const twoPow32 = 0x1_0000_0000;
 
+let fillScores: ((hrw: RendezvousHash, keyHash: number, scores: Float64Array) => void) | undefined;
+
+/**
+ * Writes every node's score for `keyHash` into `scores` (module-internal: used by
+ * {@link GeoPlacement} to rank only the nodes a key may live on).
+ */
+export function rendezvousScores(hrw: RendezvousHash, keyHash: number, scores: Float64Array): void {
+  (fillScores as NonNullable<typeof fillScores>)(hrw, keyHash, scores);
+}
+
 /**
  * Rendezvous (highest random weight) hashing with weights.
  *
@@ -55,6 +65,14 @@ export class RendezvousHash {
   readonly #seedsB: Uint32Array;
   readonly #weights: Float64Array;
   readonly #weighted: boolean;
+
+  static {
+    fillScores = (hrw, keyHash, scores) => {
+      for (let index = 0; index < hrw.nodeIds.length; index += 1) {
+        scores[index] = hrw.#score(keyHash, index);
+      }
+    };
+  }
 
   constructor(options: RendezvousHashOptions) {
     const checked = requireOptions('RendezvousHash options', options);
