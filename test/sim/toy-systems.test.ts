@@ -24,6 +24,7 @@ import {
 import {
   appendRecord,
   type CompleteOperation,
+  isSeedFailedError,
   type NodeHost,
   type NodeProgram,
   readRecords,
@@ -435,6 +436,32 @@ describe('toy systems under a seeded workload with faults', () => {
     console.log(
       `primary-backup, asynchronous copying: ${violating} of ${seeds.length} seeds violate linearizability; ${losing} lost acknowledged writes`,
     );
+    // Demanding linearizability of it fails with the seed, its replay command and the
+    // checker's explanation: what a person reads when such a test breaks.
+    const caught = results.find(({ result }) => result.violation);
+    if (caught !== undefined) {
+      assert.throws(
+        () =>
+          runSeeds({
+            seeds: [caught.seed],
+            replayCommand,
+            scenario: (seed) => {
+              const { check } = primaryBackupRun(seed, 'async');
+              assert.equal(
+                check.verdict,
+                'ok',
+                check.verdict === 'violation' ? check.explanation.message : check.verdict,
+              );
+            },
+          }),
+        (error: unknown) =>
+          isSeedFailedError(error) &&
+          error.seed === caught.seed &&
+          error.message.startsWith(`seed ${caught.seed} failed: `) &&
+          error.message.includes('not linearizable') &&
+          error.message.endsWith(`replay: ${replayCommand(caught.seed)}`),
+      );
+    }
   });
 
   it(`the same pair with synchronous copying is linearizable on ${seeds.length} seeds`, () => {
