@@ -66,6 +66,8 @@ export class BoundedLoadRing {
   readonly #ring: ConsistentHashRing;
   readonly #points: Uint32Array;
   readonly #owners: Uint16Array;
+  readonly #starts: Uint32Array;
+  readonly #shift: number;
   readonly #shares: Float64Array;
   readonly #indexOf: ReadonlyMap<string, number>;
   readonly #loads: Float64Array;
@@ -95,6 +97,8 @@ export class BoundedLoadRing {
     const internals = ringInternals(this.#ring);
     this.#points = internals.points;
     this.#owners = internals.owners;
+    this.#starts = internals.starts;
+    this.#shift = internals.shift;
     const weightSum = internals.nodes.weights.reduce((sum, weight) => sum + weight, 0);
     this.#shares = Float64Array.from(internals.nodes.weights, (weight) => weight / weightSum);
     this.#indexOf = internals.nodes.indexOf;
@@ -128,7 +132,7 @@ export class BoundedLoadRing {
     const itemCount = this.#itemCount + 1;
     const points = this.#points;
     const owners = this.#owners;
-    let pointIndex = ringPointIndex(points, hash);
+    let pointIndex = ringPointIndex(points, this.#starts, this.#shift, hash);
     for (let step = 0; step < points.length; step += 1) {
       const owner = owners[pointIndex] as number;
       const load = this.#loads[owner] as number;
@@ -150,7 +154,7 @@ export class BoundedLoadRing {
     const hash = hashKeyNamed(key, 'key');
     const itemCount = this.#itemCount + 1;
     const points = this.#points;
-    let pointIndex = ringPointIndex(points, hash);
+    let pointIndex = ringPointIndex(points, this.#starts, this.#shift, hash);
     for (let step = 0; step < points.length; step += 1) {
       const owner = this.#owners[pointIndex] as number;
       if ((this.#loads[owner] as number) < this.#capacity(owner, itemCount)) {

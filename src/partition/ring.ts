@@ -8,8 +8,10 @@
  * virtual nodes smooth the arc lengths: the load spread (max/mean) for 10 nodes falls from
  * about 1.4 at 16 points per node to about 1.1 at 256 (see docs/partition.md).
  *
- * The points live in one sorted `Uint32Array` with a parallel array of owners, so a
- * lookup is a hash and a binary search: O(log points), no allocation. Rings are
+ * The points live in one sorted `Uint32Array` with a parallel array of owners and a prefix
+ * index (the first point of each bucket of the top bits, up to 2^16 buckets, about one
+ * point per bucket), so a lookup is a hash, one index read and a binary search within one
+ * bucket: O(log points) at worst, one or two comparisons on average, no allocation. Rings are
  * immutable; {@link ConsistentHashRing.withNode} and
  * {@link ConsistentHashRing.withoutNode} build the next layout, and
  * {@link ConsistentHashRing.ownership} lists its arcs for resharding plans.
@@ -74,6 +76,10 @@ export interface RingInternals {
   readonly points: Uint32Array;
   /** Owner node index of each point. */
   readonly owners: Uint16Array;
+  /** The prefix index of the points: see {@link ringPointIndex}. */
+  readonly starts: Uint32Array;
+  /** 32 minus the prefix index's bit count. */
+  readonly shift: number;
   /** The validated nodes. */
   readonly nodes: CheckedNodes;
 }
@@ -85,10 +91,39 @@ export function ringInternals(ring: ConsistentHashRing): RingInternals {
   return (readInternals as (ring: ConsistentHashRing) => RingInternals)(ring);
 }
 
-/** Index of the first point at or after `hash` in ascending `points`, wrapping to 0. */
-export function ringPointIndex(points: Uint32Array, hash: number): number {
-  let low = 0;
-  let high = points.length;
+/**
+ * The prefix index of ascending `points`: `starts[b]` is the index of the first point whose
+ * top `32 - shift` bits are at least `b`, for every bucket `b` and one past the last. A
+ * lookup then binary-searches one bucket (about one point) instead of the whole ring.
+ */
+export function ringPrefixIndex(points: Uint32Array): { starts: Uint32Array; shift: number } {
+  const bits = Math.min(16, Math.max(1, Math.ceil(Math.log2(points.length + 1))));
+  const shift = 32 - bits;
+  const bucketCount = 2 ** bits;
+  const starts = new Uint32Array(bucketCount + 1);
+  let pointIndex = 0;
+  for (let bucket = 0; bucket <= bucketCount; bucket += 1) {
+    while (pointIndex < points.length && (points[pointIndex] as number) >>> shift < bucket) {
+      pointIndex += 1;
+    }
+    starts[bucket] = pointIndex;
+  }
+  return { starts, shift };
+}
+
+/**
+ * Index of the first point at or after `hash` in ascending `points`, wrapping to 0: a
+ * binary search within the hash's bucket of the prefix index.
+ */
+export function ringPointIndex(
+  points: Uint32Array,
+  starts: Uint32Array,
+  shift: number,
+  hash: number,
+): number {
+  const bucket = hash >>> shift;
+  let low = starts[bucket] as number;
+  let high = starts[bucket + 1] as number;
   while (low < high) {
     const middle = (low + high) >>> 1;
     if ((points[middle] as number) < hash) {
@@ -121,9 +156,17 @@ export class ConsistentHashRing {
   readonly #points: Uint32Array;
   /** Owner node index of each point. */
   readonly #owners: Uint16Array;
+  readonly #starts: Uint32Array;
+  readonly #shift: number;
 
   static {
-    readInternals = (ring) => ({ points: ring.#points, owners: ring.#owners, nodes: ring.#nodes });
+    readInternals = (ring) => ({
+      points: ring.#points,
+      owners: ring.#owners,
+      starts: ring.#starts,
+      shift: ring.#shift,
+      nodes: ring.#nodes,
+    });
   }
 
   constructor(options: ConsistentHashRingOptions) {
@@ -172,6 +215,9 @@ export class ConsistentHashRing {
     this.#nodes = nodes;
     this.#points = points;
     this.#owners = owners;
+    const { starts, shift } = ringPrefixIndex(points);
+    this.#starts = starts;
+    this.#shift = shift;
   }
 
   /** How many points the ring holds. */
@@ -186,10 +232,10 @@ export class ConsistentHashRing {
 
   /** Index of the first point at or after `hash`, wrapping to 0. */
   #pointIndex(hash: number): number {
-    return ringPointIndex(this.#points, hash);
+    return ringPointIndex(this.#points, this.#starts, this.#shift, hash);
   }
 
-  /** The node that owns `key`. O(log points), allocation-free. */
+  /** The node that owns `key`. O(log points) at worst, allocation-free. */
   nodeFor(key: string): string {
     const hash = hashKeyNamed(key, 'key');
     return this.nodeIds[this.#owners[this.#pointIndex(hash)] as number] as string;

@@ -130,3 +130,32 @@ describe('malformed keys', () => {
     }
   });
 });
+
+describe('hashKey fast path for ASCII keys', () => {
+  it('equals murmur3 of the UTF-8 bytes for ASCII, Latin-1, BMP and astral keys of every length', () => {
+    fc.assert(
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom(
+            'a',
+            'Z',
+            '~',
+            '\u0000',
+            '\u007f',
+            '\u0080',
+            'é',
+            '\u0100',
+            '\u0101',
+            '€',
+            '😀',
+          ),
+          maxLength: 11,
+        }),
+        (key) => {
+          assert.equal(hashKey(key), murmur3(encoder.encode(key)));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+});

@@ -155,6 +155,32 @@ describe('ConsistentHashRing', () => {
     }
   });
 
+  it('nodeForHash (prefix index + binary search) agrees with the arcs listed by ownership() (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.array(fc.integer({ min: 0, max: 0xffff_ffff }), { maxLength: 200 }),
+        (nodeCount, virtualNodeCount, hashes) => {
+          const ring = new ConsistentHashRing({ nodes: nodeIds(nodeCount), virtualNodeCount });
+          const ranges = ring.ownership();
+          for (const hash of [
+            0,
+            0xffff_ffff,
+            ...hashes,
+            ...ranges.flatMap((range) => [range.firstHash, range.lastHash]),
+          ]) {
+            const range = ranges.find(
+              (candidate) => candidate.firstHash <= hash && hash <= candidate.lastHash,
+            );
+            assert.equal(ring.nodeForHash(hash), range?.owner);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('replicasFor: distinct nodes, owner first, stable prefix as the count grows', () => {
     const ring = new ConsistentHashRing({ nodes });
     for (const key of keys.slice(0, 300)) {
