@@ -15,6 +15,7 @@
 import {
   describeValue,
   InvalidArgumentError,
+  requireBoolean,
   requireFunction,
   requireInteger,
   requireNumber,
@@ -331,8 +332,10 @@ export class Workload {
     }
     this.#kinds = chosenKinds;
     this.#cumulativeWeights = weights.map((weight) => weight / total);
-    this.#traceOperations =
-      settings.traceOperations === undefined ? true : settings.traceOperations === true;
+    this.#traceOperations = requireBoolean(
+      'Workload options.traceOperations',
+      settings.traceOperations ?? true,
+    );
     this.history = new HistoryRecorder({
       clock: simulation.clock,
       ...(settings.historyEventCountMax === undefined

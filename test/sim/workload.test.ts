@@ -192,7 +192,7 @@ function byKey(operations: readonly Operation[]): Map<string, Operation[]> {
 describe('Workload', () => {
   for (const model of Object.keys(expectedKinds) as WorkloadModel[]) {
     it(`generates ${model} operations the ${model} check model accepts from a correct server`, () => {
-      const { operations, workload } = runWorkload(7, model);
+      const { operations, workload } = runWorkload(7, model, model === 'kv' ? { keyCount: 3 } : {});
       assert.equal(operations.length, 60);
       assert.deepEqual([...new Set(operations.map((operation) => operation.kind))].sort(), [
         ...expectedKinds[model],
@@ -201,6 +201,9 @@ describe('Workload', () => {
       assert.equal(workload.statistics.okCount + workload.statistics.failCount, 60);
       for (const operation of operations) {
         assert.equal(operation.key !== undefined, model === 'kv', 'keys only for kv by default');
+        if (model === 'kv') {
+          assert.match(operation.key ?? '', /^k[0-2]$/);
+        }
         if (operation.kind === 'cas') {
           assert.ok(Array.isArray(operation.input) && operation.input.length === 2);
         }
@@ -415,6 +418,7 @@ describe('Workload', () => {
       [{ mix: { read: 0, write: 0 } }, 'Workload options.mix'],
       [{ mix: 'reads' }, 'Workload options.mix'],
       [{ historyEventCountMax: 0 }, 'HistoryRecorder options.eventCountMax'],
+      [{ traceOperations: 'yes' }, 'Workload options.traceOperations'],
     ];
     for (const [change, argument] of cases) {
       const simulation = new Simulation({ seed: 1 });
