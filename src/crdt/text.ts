@@ -258,7 +258,17 @@ export class TextDocument {
   #foundOffset = 0;
   /** Per agent: runs waiting for an earlier run or an origin. */
   #pendingRuns: Run[][] = [];
+  /** Per agent: whether `#pendingRuns` is sorted by seq. */
+  #pendingSorted: boolean[] = [];
+  /** Per agent: the lowest seq among `#pendingRuns`. */
+  #pendingSeqMin: number[] = [];
   #pendingDeletes: DeleteRange[] = [];
+  /** This replica's seq at the last {@link TextDocument.takeLocalUpdate}. */
+  #flushedSeq = 0;
+  /** Ids deleted by {@link TextDocument.delete} since then, as ranges. */
+  #localDeleteAgents: number[] = [];
+  #localDeleteSeqs: number[] = [];
+  #localDeleteLengths: number[] = [];
   #pendingCount = 0;
 
   /** Creates an empty document for the replica `options.replicaId`. */
@@ -427,6 +437,7 @@ export class TextDocument {
         piece.content = '';
         block.visibleLength -= piece.length;
         remaining -= piece.length;
+        this.#logDelete(piece);
       }
       const next = block.next;
       this.#rebalance(block);
@@ -437,6 +448,27 @@ export class TextDocument {
       index = 0;
     }
     this.#length -= count;
+  }
+
+  #logDelete(piece: Piece): void {
+    const last = this.#localDeleteSeqs.length - 1;
+    if (last >= 0 && this.#localDeleteAgents[last] === piece.agent) {
+      const seq = this.#localDeleteSeqs[last] as number;
+      const length = this.#localDeleteLengths[last] as number;
+      // Typing forwards deletes ids in increasing order, backspacing in decreasing order.
+      if (seq + length === piece.seq) {
+        this.#localDeleteLengths[last] = length + piece.length;
+        return;
+      }
+      if (piece.seq + piece.length === seq) {
+        this.#localDeleteSeqs[last] = piece.seq;
+        this.#localDeleteLengths[last] = length + piece.length;
+        return;
+      }
+    }
+    this.#localDeleteAgents.push(piece.agent);
+    this.#localDeleteSeqs.push(piece.seq);
+    this.#localDeleteLengths.push(piece.length);
   }
 
   /** This document's version, encoded for {@link TextDocument.encodeUpdate} elsewhere. */
@@ -454,7 +486,7 @@ export class TextDocument {
 
   /** The whole state, in document order; {@link TextDocument.load} reads it back. */
   encodeState(): Uint8Array {
-    const encoder = new RunEncoder(this.#names);
+    const encoder = new RunEncoder(this.#names, this.#known);
     let last: Piece | null = null;
     let lastLength = 0;
     for (let block: Block | null = this.#head; block !== null; block = block.next) {
@@ -504,7 +536,7 @@ export class TextDocument {
     }
     const since = decodeVersion(requireBytes('version', version));
     const names = this.#names;
-    const encoder = new RunEncoder(names);
+    const encoder = new RunEncoder(names, this.#known);
     const deletes: DeleteRange[] = [];
     for (let agent = 0; agent < names.length; agent += 1) {
       const known = this.#known[agent] as number;
@@ -513,43 +545,83 @@ export class TextDocument {
       if (from === known) {
         continue;
       }
-      let piece: Piece | null = this.#findPiece(agent, from);
-      let start = from;
-      let runSeq = from;
-      let runLength = 0;
-      let runFirst: Piece = piece;
-      let runLeftAgent = from > piece.seq ? agent : piece.leftAgent;
-      let runLeftSeq = from > piece.seq ? from - 1 : piece.leftSeq;
-      while (piece !== null) {
-        const partLength = piece.seq + piece.length - start;
-        if (
-          runLength > 0 &&
-          !(
-            piece.deleted === runFirst.deleted &&
-            piece.leftAgent === agent &&
-            piece.leftSeq === piece.seq - 1 &&
-            piece.rightAgent === runFirst.rightAgent &&
-            piece.rightSeq === runFirst.rightSeq
-          )
-        ) {
-          encoder.add(runFirst, runSeq, runLength, runLeftAgent, runLeftSeq);
-          runFirst = piece;
-          runSeq = piece.seq;
-          runLength = 0;
-          runLeftAgent = piece.leftAgent;
-          runLeftSeq = piece.leftSeq;
-        }
-        runLength += partLength;
-        if (!piece.deleted) {
-          encoder.content(
-            start === piece.seq ? piece.content : piece.content.slice(start - piece.seq),
-          );
-        }
-        piece = piece.next;
-        start = piece === null ? 0 : piece.seq;
-      }
-      encoder.add(runFirst, runSeq, runLength, runLeftAgent, runLeftSeq);
+      this.#encodeRuns(encoder, agent, from);
     }
+    return encoder.finish(kindDelta, deletes);
+  }
+
+  /** Adds the runs of `agent` from seq `from` (below its known seq) to `encoder`. */
+  #encodeRuns(encoder: RunEncoder, agent: number, from: number): void {
+    let piece: Piece | null = this.#findPiece(agent, from);
+    let start = from;
+    let runSeq = from;
+    let runLength = 0;
+    let runFirst: Piece = piece;
+    let runLeftAgent = from > piece.seq ? agent : piece.leftAgent;
+    let runLeftSeq = from > piece.seq ? from - 1 : piece.leftSeq;
+    while (piece !== null) {
+      const partLength = piece.seq + piece.length - start;
+      if (
+        runLength > 0 &&
+        !(
+          piece.deleted === runFirst.deleted &&
+          piece.leftAgent === agent &&
+          piece.leftSeq === piece.seq - 1 &&
+          piece.rightAgent === runFirst.rightAgent &&
+          piece.rightSeq === runFirst.rightSeq
+        )
+      ) {
+        encoder.add(runFirst, runSeq, runLength, runLeftAgent, runLeftSeq);
+        runFirst = piece;
+        runSeq = piece.seq;
+        runLength = 0;
+        runLeftAgent = piece.leftAgent;
+        runLeftSeq = piece.leftSeq;
+      }
+      runLength += partLength;
+      if (!piece.deleted) {
+        encoder.content(
+          start === piece.seq ? piece.content : piece.content.slice(start - piece.seq),
+        );
+      }
+      piece = piece.next;
+      start = piece === null ? 0 : piece.seq;
+    }
+    encoder.add(runFirst, runSeq, runLength, runLeftAgent, runLeftSeq);
+  }
+
+  /**
+   * The changes this replica's own {@link TextDocument.insert} and
+   * {@link TextDocument.delete} calls made since the previous call (since the document was
+   * created or loaded, the first time), as an update for
+   * {@link TextDocument.applyUpdate}. This is the cheap way to broadcast edits as they
+   * happen: its size depends on the edits only, while {@link TextDocument.encodeUpdate}
+   * with a version also carries every deletion the document holds.
+   */
+  takeLocalUpdate(): Uint8Array {
+    const encoder = new RunEncoder(this.#names, this.#known);
+    const known = this.#known[0] as number;
+    if (this.#flushedSeq < known) {
+      this.#encodeRuns(encoder, 0, this.#flushedSeq);
+    }
+    this.#flushedSeq = known;
+    const count = this.#localDeleteSeqs.length;
+    const order = Array.from({ length: count }, (_, index) => index);
+    const agents = this.#localDeleteAgents;
+    const seqs = this.#localDeleteSeqs;
+    order.sort(
+      (left, right) =>
+        (agents[left] as number) - (agents[right] as number) ||
+        (seqs[left] as number) - (seqs[right] as number),
+    );
+    const deletes = order.map((index) => ({
+      agent: agents[index] as number,
+      seq: seqs[index] as number,
+      length: this.#localDeleteLengths[index] as number,
+    }));
+    this.#localDeleteAgents = [];
+    this.#localDeleteSeqs = [];
+    this.#localDeleteLengths = [];
     return encoder.finish(kindDelta, deletes);
   }
 
@@ -582,56 +654,78 @@ export class TextDocument {
       return;
     }
     const agents = decoded.names.map((name) => this.#agent(name));
-    const touched: number[] = [];
+    const added = new Set<Run>();
     for (const run of decoded.runs) {
       const agent = agents[run.agent] as number;
-      const pending = this.#pendingRuns[agent] as Run[];
-      if (pending.length === 0) {
-        touched.push(agent);
-      }
-      this.#hold(1);
-      pending.push(
-        new Run(
-          agent,
-          run.seq,
-          run.length,
-          run.leftAgent === none ? none : (agents[run.leftAgent] as number),
-          run.leftSeq,
-          run.rightAgent === none ? none : (agents[run.rightAgent] as number),
-          run.rightSeq,
-          run.deleted,
-          run.content,
-        ),
+      const translated = new Run(
+        agent,
+        run.seq,
+        run.length,
+        run.leftAgent === none ? none : (agents[run.leftAgent] as number),
+        run.leftSeq,
+        run.rightAgent === none ? none : (agents[run.rightAgent] as number),
+        run.rightSeq,
+        run.deleted,
+        run.content,
       );
+      added.add(translated);
+      this.#holdRun(translated);
     }
+    const addedDeletes = new Set<DeleteRange>();
     for (const range of decoded.deletes) {
-      this.#hold(1);
-      this.#pendingDeletes.push({
+      const translated = {
         agent: agents[range.agent] as number,
         seq: range.seq,
         length: range.length,
-      });
+      };
+      addedDeletes.add(translated);
+      this.#pendingDeletes.push(translated);
+      this.#pendingCount += 1;
     }
-    for (const agent of touched) {
-      const pending = this.#pendingRuns[agent] as Run[];
-      pending.sort((left, right) => left.seq - right.seq);
-    }
-    this.#drain(touched);
+    this.#drain();
     this.#applyPendingDeletes();
     this.#cursorBlock = this.#head;
     this.#cursorStart = 0;
-  }
-
-  #hold(count: number): void {
-    if (this.#pendingCount + count > this.#pendingCountMax) {
+    if (this.#pendingCount > this.#pendingCountMax) {
+      this.#dropPending(added, addedDeletes);
       throw new LimitExceededError(
         this.#pendingCountMax,
-        `More than ${this.#pendingCountMax} pieces of updates (options.pendingCountMax) are ` +
-          'waiting for updates they depend on; deliver the missing updates first, then ' +
-          'send this one again.',
+        `More than ${this.#pendingCountMax} pieces of updates (options.pendingCountMax) would ` +
+          'wait for updates they depend on; what could be merged was, the rest was dropped. ' +
+          'Deliver the missing updates first, then send this one again.',
       );
     }
-    this.#pendingCount += count;
+  }
+
+  /** Adds `run` to its agent's pending runs. */
+  #holdRun(run: Run): void {
+    const agent = run.agent;
+    const pending = this.#pendingRuns[agent] as Run[];
+    const last = pending[pending.length - 1];
+    if (last !== undefined && last.seq > run.seq) {
+      this.#pendingSorted[agent] = false;
+    }
+    pending.push(run);
+    if (run.seq < (this.#pendingSeqMin[agent] as number)) {
+      this.#pendingSeqMin[agent] = run.seq;
+    }
+    this.#pendingCount += 1;
+  }
+
+  /** Forgets the pending runs and deletions of one update (over the limit). */
+  #dropPending(runs: ReadonlySet<Run>, deletes: ReadonlySet<DeleteRange>): void {
+    this.#pendingRuns.forEach((pending, agent) => {
+      const kept = pending.filter((run) => !runs.has(run));
+      this.#pendingRuns[agent] = kept;
+      this.#pendingSeqMin[agent] = kept.reduce(
+        (min, run) => Math.min(min, run.seq),
+        Number.POSITIVE_INFINITY,
+      );
+    });
+    this.#pendingDeletes = this.#pendingDeletes.filter((range) => !deletes.has(range));
+    this.#pendingCount =
+      this.#pendingRuns.reduce((sum, pending) => sum + pending.length, 0) +
+      this.#pendingDeletes.length;
   }
 
   #isEmpty(): boolean {
@@ -655,6 +749,8 @@ export class TextDocument {
     this.#seqIndex.push([]);
     this.#lastPiece.push(null);
     this.#pendingRuns.push([]);
+    this.#pendingSorted.push(true);
+    this.#pendingSeqMin.push(Number.POSITIVE_INFINITY);
     return agent;
   }
 
@@ -798,9 +894,14 @@ export class TextDocument {
     return agent === none || seq < (this.#known[agent] as number);
   }
 
-  /** Integrates pending runs of `agents`, and of whatever they unblock. */
-  #drain(agents: number[]): void {
-    const work = [...agents];
+  /** Integrates every pending run whose dependencies are present. */
+  #drain(): void {
+    const work: number[] = [];
+    this.#pendingSeqMin.forEach((seq, agent) => {
+      if (seq <= (this.#known[agent] as number)) {
+        work.push(agent);
+      }
+    });
     const queued = new Set(work);
     // An agent blocked on another's missing id waits in `waiting[other]`.
     const waiting = new Map<number, number[]>();
@@ -808,6 +909,10 @@ export class TextDocument {
       const agent = work.pop() as number;
       queued.delete(agent);
       const pending = this.#pendingRuns[agent] as Run[];
+      if (!this.#pendingSorted[agent]) {
+        pending.sort((left, right) => left.seq - right.seq);
+        this.#pendingSorted[agent] = true;
+      }
       let taken = 0;
       let progressed = false;
       while (taken < pending.length) {
@@ -863,6 +968,7 @@ export class TextDocument {
       }
       if (taken > 0) {
         pending.splice(0, taken);
+        this.#pendingSeqMin[agent] = pending[0]?.seq ?? Number.POSITIVE_INFINITY;
       }
       if (progressed) {
         const unblocked = waiting.get(agent);
@@ -1152,6 +1258,8 @@ export class TextDocument {
     this.#seqIndex = [];
     this.#lastPiece = [];
     this.#pendingRuns = [];
+    this.#pendingSorted = [];
+    this.#pendingSeqMin = [];
     // Agent 0 is always this replica, so the pieces' agent numbers are remapped.
     const remap = new Array<number>(count);
     this.#agent(ownName);
@@ -1180,6 +1288,7 @@ export class TextDocument {
     });
     this.#head = blocks[0] as Block;
     this.#length = length;
+    this.#flushedSeq = this.#known[0] as number;
     this.#cursorBlock = this.#head;
     this.#cursorStart = 0;
   }
@@ -1280,11 +1389,19 @@ class RunEncoder {
   #previousRightAgent = none;
   #previousRightSeq = 0;
   readonly #body = new TextByteWriter();
-  readonly #names: readonly TextReplicaId[];
+  /** The replicas with characters: only they are written, numbered by `#code`. */
+  readonly #names: TextReplicaId[] = [];
+  readonly #code: Int32Array;
 
-  constructor(names: readonly TextReplicaId[]) {
-    this.#names = names;
+  constructor(names: readonly TextReplicaId[], known: readonly number[]) {
     this.#expectedSeq = names.map(() => 0);
+    this.#code = new Int32Array(names.length).fill(none);
+    names.forEach((name, agent) => {
+      if ((known[agent] as number) > 0) {
+        this.#code[agent] = this.#names.length;
+        this.#names.push(name);
+      }
+    });
   }
 
   content(text: string): void {
@@ -1345,14 +1462,14 @@ class RunEncoder {
     }
     body.byte(flags);
     if ((flags & flagSameAgent) === 0) {
-      body.varint(agent);
+      body.varint(this.#code[agent] as number);
     }
     if ((flags & flagSeqExpected) === 0) {
       body.signedVarint(seq - expected);
     }
     body.varint(this.#length);
     if (leftExplicit) {
-      body.varint(leftAgent);
+      body.varint(this.#code[leftAgent] as number);
       if (leftAgent === agent) {
         body.signedVarint(seq - 1 - leftSeq);
       } else {
@@ -1360,7 +1477,7 @@ class RunEncoder {
       }
     }
     if (rightExplicit) {
-      body.varint(rightAgent);
+      body.varint(this.#code[rightAgent] as number);
       if (rightAgent === agent) {
         body.signedVarint(rightSeq - seq - this.#length);
       } else {
@@ -1398,13 +1515,14 @@ class RunEncoder {
     let previousAgent = 0;
     let previousEnd = 0;
     for (const range of deletes) {
-      if (range.agent !== previousAgent) {
+      const agent = this.#code[range.agent] as number;
+      if (agent !== previousAgent) {
         previousEnd = 0;
       }
-      writer.signedVarint(range.agent - previousAgent);
+      writer.signedVarint(agent - previousAgent);
       writer.varint(range.seq - previousEnd);
       writer.varint(range.length);
-      previousAgent = range.agent;
+      previousAgent = agent;
       previousEnd = range.seq + range.length;
     }
     return writer.finish();
