@@ -17,7 +17,7 @@
  */
 
 import { requireInteger } from '../core/index.js';
-import { hashKeyNamed, hashKeySecondNamed } from './hash.js';
+import { hashKeyNamed, mix32 } from './hash.js';
 
 /** The largest bucket count jump hashing accepts: 2^31 - 1. */
 export const jumpBucketCountMax = 0x7fff_ffff;
@@ -83,8 +83,8 @@ export function jumpBucketOfUint64(keyHigh: number, keyLow: number, bucketCount:
 }
 
 /**
- * The bucket, in [0, bucketCount), of a string key: jump consistent hash of a 64-bit hash
- * of the key (two independent MurmurHash3 values).
+ * The bucket, in [0, bucketCount), of a string key: jump consistent hash of a 64-bit key
+ * made from {@link hashKey} (the low half) and a mix of it (the high half).
  *
  * @example
  * ```ts
@@ -95,6 +95,8 @@ export function jumpBucketOfUint64(keyHigh: number, keyLow: number, bucketCount:
 export function jumpBucket(key: string, bucketCount: number): number {
   checkBucketCount(bucketCount);
   const low = hashKeyNamed(key, 'key');
-  const high = hashKeySecondNamed(key, 'key');
+  // The upper half is derived from the lower one: the bucket depends on hashKey(key) only,
+  // like every other scheme of this module.
+  const high = mix32(low ^ 0x9e37_79b9);
   return jump(high, low, bucketCount);
 }
