@@ -12,7 +12,6 @@ import { CrdtEncodingError } from './causal.js';
 
 const textEncoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-const utf16Decoder = new TextDecoder('utf-16le', { fatal: false });
 const surrogatePattern = /[\uD800-\uDFFF]/;
 
 /** How {@link TextByteWriter.text} stored a string: UTF-8, or raw UTF-16 code units. */
@@ -247,7 +246,19 @@ export class TextByteReader {
     if (slice.length % 2 !== 0) {
       throw new CrdtEncodingError(`${this.what}: UTF-16 text of an odd number of bytes.`);
     }
-    return utf16Decoder.decode(slice);
+    // Not TextDecoder: it would replace unpaired surrogates, which this format keeps.
+    const parts: string[] = [];
+    const chunkLength = 4096;
+    const units = new Array<number>(chunkLength);
+    for (let start = 0; start < slice.length; start += chunkLength * 2) {
+      const end = Math.min(slice.length, start + chunkLength * 2);
+      units.length = (end - start) / 2;
+      for (let index = start; index < end; index += 2) {
+        units[(index - start) / 2] = (slice[index] as number) | ((slice[index + 1] as number) << 8);
+      }
+      parts.push(String.fromCharCode(...units));
+    }
+    return parts.join('');
   }
 
   #slice(what: string): Uint8Array {
