@@ -791,7 +791,6 @@ export interface FaultLogEntry {
 /** A fault the nemesis started and has not undone yet. */
 interface ActiveFault {
   readonly fault: Fault;
-  readonly startMs: number;
   /** Blocked links (partitions), as [from, to] pairs. */
   readonly blocked: readonly (readonly [string, string])[];
   /** Links whose loss or latency this fault set. */
@@ -820,8 +819,9 @@ const defaultBaselineLatency: DelayDistribution = {
  * `nemesis: start ...` goes into the trace and an entry into {@link Nemesis.log}), faults
  * with a duration undo themselves, and at `faultPhaseMs` the heal phase undoes the rest:
  * every partition, block and clog removed (`network.heal()`), loss and latency back to the
- * baseline, every crashed node restarted, every paused node resumed, every clock rate back
- * to 1. Wall-clock offsets and jumps stay, as a clock stepped in production stays stepped.
+ * baseline, every crashed node restarted, every paused node resumed, every drifted clock back
+ * at the rate it had before (1, unless the node was created with another). Wall-clock
+ * offsets and jumps stay, as a clock stepped in production stays stepped.
  *
  * The nemesis owns the network's blocks while it runs: partitions that overlap are
  * counted per link, so when one ends a link another still cuts stays cut; a block set by
@@ -852,7 +852,11 @@ export class Nemesis {
   readonly #active: ActiveFault[] = [];
   readonly #blockCounts = new Map<string, number>();
   readonly #linkFaults = new Map<string, LinkFaults>();
-  readonly #rateFaults = new Map<string, ActiveFault[]>();
+  /** Per node: its rate before the nemesis changed it, and the drift faults in effect. */
+  readonly #rateFaults = new Map<
+    string,
+    { readonly rateBefore: number; readonly stack: ActiveFault[] }
+  >();
   readonly #touched = new Set<string>();
   #healed = false;
 
@@ -1012,7 +1016,6 @@ export class Nemesis {
     }
     const active: ActiveFault = {
       fault,
-      startMs: simulation.nowMs(),
       blocked,
       links,
       node,
@@ -1054,10 +1057,11 @@ export class Nemesis {
         }
         break;
       case 'clock-rate': {
-        const stack = this.#rateFaults.get(fault.node) ?? [];
-        stack.push(active);
-        this.#rateFaults.set(fault.node, stack);
-        simulation.node(fault.node).clock.setRate(fault.rate);
+        const clock = simulation.node(fault.node).clock;
+        const drift = this.#rateFaults.get(fault.node) ?? { rateBefore: clock.rate, stack: [] };
+        drift.stack.push(active);
+        this.#rateFaults.set(fault.node, drift);
+        clock.setRate(fault.rate);
         break;
       }
       case 'crash':
@@ -1127,10 +1131,16 @@ export class Nemesis {
       node?.resume();
     }
     if (fault.kind === 'clock-rate') {
-      const stack = this.#rateFaults.get(fault.node) as ActiveFault[];
-      stack.splice(stack.indexOf(active), 1);
-      const top = stack.at(-1)?.fault;
-      simulation.node(fault.node).clock.setRate(top?.kind === 'clock-rate' ? top.rate : 1);
+      const drift = this.#rateFaults.get(fault.node);
+      assert(drift !== undefined, 'nemesis: a drift fault ended that never started');
+      drift.stack.splice(drift.stack.indexOf(active), 1);
+      const top = drift.stack.at(-1)?.fault;
+      simulation
+        .node(fault.node)
+        .clock.setRate(top?.kind === 'clock-rate' ? top.rate : drift.rateBefore);
+      if (drift.stack.length === 0) {
+        this.#rateFaults.delete(fault.node);
+      }
     }
   }
 
@@ -1154,9 +1164,6 @@ export class Nemesis {
         node.resume();
       } else if (node.status === 'down' && node.incarnation > 0) {
         node.restart();
-      }
-      if (node.clock.rate !== 1) {
-        node.clock.setRate(1);
       }
     }
   }

@@ -560,6 +560,30 @@ describe('Nemesis', () => {
     assert.ok(afterHeal.every((delivery) => delivery.atMs === healedAtMs + latencyMs));
   });
 
+  it('puts a drifted clock back at the rate it had before, overlaps included', () => {
+    const simulation = new Simulation({ seed: 4 });
+    const node = simulation.addNode({
+      id: 'a',
+      program: (host) => new Echo(host),
+      clock: { rate: 1.01 },
+    });
+    const nemesis = new Nemesis(simulation, {
+      faultPhaseMs: 1_000,
+      script: [
+        { atMs: 100, fault: { kind: 'clock-rate', node: 'a', rate: 1.5, durationMs: 300 } },
+        { atMs: 200, fault: { kind: 'clock-rate', node: 'a', rate: 0.7, durationMs: 100 } },
+        { atMs: 500, fault: { kind: 'clock-rate', node: 'a', rate: 2 } },
+      ],
+    });
+    const rates: number[] = [];
+    for (const atMs of [150, 250, 350, 450, 600]) {
+      simulation.at(atMs, () => rates.push(node.clock.rate));
+    }
+    nemesis.runUntilHealed();
+    assert.deepEqual(rates, [1.5, 0.7, 1.5, 1.01, 2]);
+    assert.equal(node.clock.rate, 1.01);
+  });
+
   it('validates its options, naming the option', () => {
     const { simulation } = cluster(five);
     const script = (fault: unknown, atMs = 0): NemesisOptions => ({
