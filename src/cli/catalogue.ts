@@ -85,6 +85,18 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'crdt',
+    layer: 1,
+    summary: 'Conflict-free replicated data types with delta-state mutators',
+    capabilities: [
+      'GCounter and PNCounter with deltas',
+      'GSet, TwoPhaseSet, and the add-wins ORSet with dots and no tombstones',
+      'LWWRegister on hybrid logical clock timestamps; MVRegister keeping concurrent writes',
+      'ORMap of counters, sets, registers or enable-wins flags: removal resets what it observed, concurrent updates survive',
+      'Sorted JSON encodings with typed errors for malformed input',
+    ],
+  },
+  {
     name: 'sim',
     layer: 3,
     summary: 'Deterministic cluster simulator with network, node, clock and disk faults',
