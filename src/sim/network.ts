@@ -112,10 +112,7 @@ export class MessageEvent extends SimEvent {
 
   run(): void {
     if (this.link.blocked) {
-      // The partition began while the message was in flight.
-      const counters = this.to.kernel.counters;
-      counters.messagesDropped += 1;
-      this.to.kernel.trace.hash.word(TraceKind.drop);
+      traceDrop(this.to.kernel, this.from, this.to, 'partitioned in flight');
       return;
     }
     this.to.receive(this);
@@ -363,9 +360,12 @@ export class SimNetwork {
     const kernel = this.#kernel;
     kernel.counters.messagesSent += 1;
     const link = from.outLinks[to.index] ?? this.#link(from, to);
-    if (link.blocked || (link.lossProbability > 0 && this.#random.float() < link.lossProbability)) {
-      kernel.counters.messagesDropped += 1;
-      kernel.trace.hash.word(TraceKind.drop);
+    if (link.blocked) {
+      traceDrop(kernel, from, to, 'link blocked');
+      return;
+    }
+    if (link.lossProbability > 0 && this.#random.float() < link.lossProbability) {
+      traceDrop(kernel, from, to, 'lost');
       return;
     }
     this.#dispatch(from, to, link, payload);
@@ -452,6 +452,24 @@ export class SimNetwork {
     if (trace.keepsLines) {
       trace.line(`${this.#kernel.nowMs.toFixed(3)} network: ${description}`);
     }
+  }
+}
+
+/** Counts and traces a message the network dropped. */
+function traceDrop(
+  kernel: Kernel,
+  from: SimNode<NodeProgram>,
+  to: SimNode<NodeProgram>,
+  reason: string,
+): void {
+  kernel.counters.messagesDropped += 1;
+  const hash = kernel.trace.hash;
+  hash.word(TraceKind.drop);
+  hash.number(kernel.nowMs);
+  hash.word(from.index);
+  hash.word(to.index);
+  if (kernel.trace.keepsLines) {
+    kernel.trace.line(`${kernel.nowMs.toFixed(3)} drop ${from.id} -> ${to.id} (${reason})`);
   }
 }
 

@@ -378,7 +378,11 @@ export class SimNode<P extends NodeProgram = NodeProgram> {
       return;
     }
     kernel.counters.messagesDropped += 1;
-    kernel.trace.hash.word(TraceKind.drop);
+    const hash = kernel.trace.hash;
+    hash.word(TraceKind.drop);
+    hash.number(kernel.nowMs);
+    hash.word(event.from.index);
+    hash.word(this.index);
     if (kernel.trace.keepsLines) {
       kernel.trace.line(
         `${kernel.nowMs.toFixed(3)} drop ${event.from.id} -> ${this.id} (receiver ${status})`,

@@ -114,6 +114,27 @@ describe('SimNetwork', () => {
     assert.equal(doubling.simulation.network.statistics.messagesDuplicated, 1);
   });
 
+  it('traces every dropped message with its endpoints and reason', () => {
+    const simulation = new Simulation({
+      seed: 1,
+      trace: { lineCountMax: 50 },
+      network: { lossProbability: 1 },
+    });
+    simulation.addNode({
+      id: 'a',
+      program: (host) => {
+        host.send('b', 'hello');
+        return { onMessage() {} };
+      },
+    });
+    simulation.addNode({ id: 'b', program: () => ({ onMessage() {} }) });
+    simulation.runUntilIdle();
+    assert.ok(
+      simulation.traceLines().some((line) => /drop a -> b \(lost\)/.test(line)),
+      simulation.traceLines().join('\n'),
+    );
+  });
+
   it('loses about the configured share of messages', () => {
     const { simulation, deliveries, send } = cluster(['a', 'b'], { lossProbability: 0.25 }, 7);
     simulation.at(0, () => {
