@@ -262,7 +262,10 @@ export class TextDocument {
   #pendingSorted: boolean[] = [];
   /** Per agent: the lowest seq among `#pendingRuns`. */
   #pendingSeqMin: number[] = [];
-  #pendingDeletes: DeleteRange[] = [];
+  /** Per agent: deletions waiting for the ids they delete, or to be applied. */
+  #pendingDeletes: DeleteRange[][] = [];
+  /** Per agent: the lowest seq among `#pendingDeletes`. */
+  #pendingDeleteSeqMin: number[] = [];
   /** This replica's seq at the last {@link TextDocument.takeLocalUpdate}. */
   #flushedSeq = 0;
   /** Ids deleted by {@link TextDocument.delete} since then, as ranges. */
@@ -679,8 +682,7 @@ export class TextDocument {
         length: range.length,
       };
       addedDeletes.add(translated);
-      this.#pendingDeletes.push(translated);
-      this.#pendingCount += 1;
+      this.#pushDelete(translated);
     }
     this.#drain();
     this.#applyPendingDeletes();
@@ -722,10 +724,17 @@ export class TextDocument {
         Number.POSITIVE_INFINITY,
       );
     });
-    this.#pendingDeletes = this.#pendingDeletes.filter((range) => !deletes.has(range));
+    this.#pendingDeletes.forEach((pending, agent) => {
+      const kept = pending.filter((range) => !deletes.has(range));
+      this.#pendingDeletes[agent] = kept;
+      this.#pendingDeleteSeqMin[agent] = kept.reduce(
+        (min, range) => Math.min(min, range.seq),
+        Number.POSITIVE_INFINITY,
+      );
+    });
     this.#pendingCount =
       this.#pendingRuns.reduce((sum, pending) => sum + pending.length, 0) +
-      this.#pendingDeletes.length;
+      this.#pendingDeletes.reduce((sum, pending) => sum + pending.length, 0);
   }
 
   #isEmpty(): boolean {
@@ -751,6 +760,8 @@ export class TextDocument {
     this.#pendingRuns.push([]);
     this.#pendingSorted.push(true);
     this.#pendingSeqMin.push(Number.POSITIVE_INFINITY);
+    this.#pendingDeletes.push([]);
+    this.#pendingDeleteSeqMin.push(Number.POSITIVE_INFINITY);
     return agent;
   }
 
@@ -987,29 +998,44 @@ export class TextDocument {
 
   /** Queues a deletion of ids the document already has, for {@link #applyPendingDeletes}. */
   #holdDelete(agent: number, seq: number, length: number): void {
-    this.#pendingCount += 1;
-    this.#pendingDeletes.push({ agent, seq, length });
+    this.#pushDelete({ agent, seq, length });
   }
 
+  #pushDelete(range: DeleteRange): void {
+    (this.#pendingDeletes[range.agent] as DeleteRange[]).push(range);
+    if (range.seq < (this.#pendingDeleteSeqMin[range.agent] as number)) {
+      this.#pendingDeleteSeqMin[range.agent] = range.seq;
+    }
+    this.#pendingCount += 1;
+  }
+
+  /** Applies the pending deletions of ids that have arrived; keeps the rest. */
   #applyPendingDeletes(): void {
-    const pending = this.#pendingDeletes;
-    if (pending.length === 0) {
-      return;
-    }
-    const kept: DeleteRange[] = [];
-    for (const range of pending) {
-      const known = this.#known[range.agent] as number;
-      const end = Math.min(range.seq + range.length, known);
-      if (end > range.seq) {
-        this.#deleteIds(range.agent, range.seq, end - range.seq);
+    this.#pendingDeleteSeqMin.forEach((seqMin, agent) => {
+      const known = this.#known[agent] as number;
+      if (seqMin >= known) {
+        return;
       }
-      if (range.seq + range.length > known) {
-        const start = Math.max(range.seq, known);
-        kept.push({ agent: range.agent, seq: start, length: range.seq + range.length - start });
+      const pending = this.#pendingDeletes[agent] as DeleteRange[];
+      const kept: DeleteRange[] = [];
+      let keptSeqMin = Number.POSITIVE_INFINITY;
+      for (const range of pending) {
+        if (range.seq >= known) {
+          kept.push(range);
+          keptSeqMin = Math.min(keptSeqMin, range.seq);
+          continue;
+        }
+        const end = Math.min(range.seq + range.length, known);
+        this.#deleteIds(agent, range.seq, end - range.seq);
+        if (range.seq + range.length > known) {
+          kept.push({ agent, seq: known, length: range.seq + range.length - known });
+          keptSeqMin = Math.min(keptSeqMin, known);
+        }
       }
-    }
-    this.#pendingCount -= pending.length - kept.length;
-    this.#pendingDeletes = kept;
+      this.#pendingCount -= pending.length - kept.length;
+      this.#pendingDeletes[agent] = kept;
+      this.#pendingDeleteSeqMin[agent] = keptSeqMin;
+    });
   }
 
   /** Marks the integrated ids `(agent, seq .. seq + length - 1)` deleted. */
@@ -1260,6 +1286,8 @@ export class TextDocument {
     this.#pendingRuns = [];
     this.#pendingSorted = [];
     this.#pendingSeqMin = [];
+    this.#pendingDeletes = [];
+    this.#pendingDeleteSeqMin = [];
     // Agent 0 is always this replica, so the pieces' agent numbers are remapped.
     const remap = new Array<number>(count);
     this.#agent(ownName);
