@@ -4,7 +4,9 @@
 //   node scripts/run-tests.mjs            every *.test.ts under test/
 //   node scripts/run-tests.mjs --soak     every *.soak.ts under test/ (long seed sweeps), then
 //                                         every *.test.ts with fresh fast-check seeds and
-//                                         ten times the runs (see fast-check-setup.mjs)
+//                                         ten times the runs (see fast-check-setup.mjs), and
+//                                         200 seeds for every seeded simulation sweep
+//                                         (DISTKIT_SIM_SEED_COUNT, see src/sim/seeds.ts)
 //   node scripts/run-tests.mjs test/core  only the files under the given folders or files
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -58,7 +60,9 @@ const result = spawnSync(
   {
     cwd: root,
     stdio: 'inherit',
-    env: soak ? { ...process.env, DISTKIT_FAST_CHECK_MODE: 'explore' } : process.env,
+    env: soak
+      ? { ...process.env, DISTKIT_FAST_CHECK_MODE: 'explore', DISTKIT_SIM_SEED_COUNT: '200' }
+      : process.env,
   },
 );
 process.exit(result.status ?? 1);

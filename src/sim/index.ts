@@ -94,6 +94,7 @@ export {
   runSeeds,
   SeedFailedError,
   type SeedResult,
+  seedCountEnvironmentVariable,
   seedCountMax,
   seedEnvironmentVariable,
   seedRange,

@@ -27,6 +27,12 @@ export const seedEnvironmentVariable = 'DISTKIT_SIM_SEED';
 export const seedCountMax = 1_000_000;
 
 /**
+ * The environment variable that widens a sweep: `DISTKIT_SIM_SEED_COUNT=500` runs 500
+ * consecutive seeds from the first default seed (`npm run test:soak` sets it).
+ */
+export const seedCountEnvironmentVariable = 'DISTKIT_SIM_SEED_COUNT';
+
+/**
  * A seeded scenario failed. The message names the seed, the replay command and the cause;
  * `cause` is what the scenario threw.
  */
@@ -137,7 +143,18 @@ export function seedsFromEnvironment(
   const seeds = requireSeeds('seedsFromEnvironment defaultSeeds', defaultSeeds);
   const text = env[seedEnvironmentVariable];
   if (text === undefined || text.trim() === '') {
-    return seeds;
+    const countText = env[seedCountEnvironmentVariable]?.trim() ?? '';
+    if (countText === '') {
+      return seeds;
+    }
+    const count = /^\d{1,7}$/.test(countText) ? Number(countText) : Number.NaN;
+    if (!(count >= 1 && count <= seedCountMax)) {
+      throw new InvalidArgumentError(
+        seedCountEnvironmentVariable,
+        `${seedCountEnvironmentVariable} must be a whole number from 1 to ${seedCountMax}; got ${JSON.stringify(countText.slice(0, 40))}.`,
+      );
+    }
+    return seedRange(seeds[0] ?? 0, count);
   }
   const trimmed = text.trim();
   const seed = /^\d{1,16}$/.test(trimmed) ? Number(trimmed) : Number.NaN;

@@ -152,6 +152,26 @@ describe('seedsFromEnvironment', () => {
     );
   });
 
+  it('widens the sweep to DISTKIT_SIM_SEED_COUNT seeds from the first default seed', () => {
+    assert.deepEqual(
+      seedsFromEnvironment({ DISTKIT_SIM_SEED_COUNT: '4' }, [10, 11]),
+      [10, 11, 12, 13],
+    );
+    assert.deepEqual(
+      seedsFromEnvironment({ DISTKIT_SIM_SEED_COUNT: '4', DISTKIT_SIM_SEED: '7' }, [10]),
+      [7],
+      'a replay seed wins over a sweep',
+    );
+    for (const text of ['0', '-3', 'many', '10000000']) {
+      assert.throws(
+        () => seedsFromEnvironment({ DISTKIT_SIM_SEED_COUNT: text }, [1]),
+        (error: unknown) =>
+          isInvalidArgumentError(error) && error.argument === 'DISTKIT_SIM_SEED_COUNT',
+        text,
+      );
+    }
+  });
+
   it('rejects a malformed seed with InvalidArgumentError naming the variable', () => {
     for (const text of ['-1', '1.5', '0x10', '1e3', 'forty-two', '9007199254740992', '12 13']) {
       assert.throws(
