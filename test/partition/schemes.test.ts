@@ -335,6 +335,23 @@ describe('BoundedLoadRing', () => {
     );
   });
 
+  it('with weights, caps each node at ceil((1 + ε) × items × its weight share)', () => {
+    const ring = new BoundedLoadRing({
+      nodes: [
+        { id: 'small', weight: 1 },
+        { id: 'big', weight: 3 },
+      ],
+      balanceFactor: 0.1,
+    });
+    for (let index = 0; index < 2_000; index += 1) {
+      ring.place(index % 2 === 0 ? 'hot' : `key:${index}`);
+      const itemCount = index + 1;
+      assert.ok(ring.loadOf('small') <= Math.ceil(1.1 * itemCount * 0.25));
+      assert.ok(ring.loadOf('big') <= Math.ceil(1.1 * itemCount * 0.75));
+    }
+    assert.equal(ring.capacityOf('big'), Math.ceil(1.1 * 2_001 * 0.75));
+  });
+
   it('places a key on its ring owner while that node has room', () => {
     const ring = new ConsistentHashRing({ nodes });
     const bounded = new BoundedLoadRing({ nodes, balanceFactor: 0.25 });
