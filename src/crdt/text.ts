@@ -1202,6 +1202,11 @@ export class TextDocument {
       this.#length += run.length;
     }
     this.#known[agent] = run.seq + run.length;
+    if (agent === 0 && this.#flushedSeq === run.seq) {
+      // This replica's own earlier edits, sent back by a peer (after a restart from an
+      // older state): not local edits to broadcast again.
+      this.#flushedSeq = run.seq + run.length;
+    }
     this.#rebalance(block);
     if (right !== null && right.block !== block) {
       this.#rebalance(right.block);

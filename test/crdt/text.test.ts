@@ -379,3 +379,31 @@ describe('TextDocument: malformed encodings', () => {
     );
   });
 });
+
+describe('TextDocument: restarting a replica', () => {
+  it('continues its seqs from a saved state, and does not re-broadcast what peers sent back', () => {
+    const a = documentOf('a', 'first ');
+    const saved = a.encodeState();
+    a.insert(a.length, 'second ');
+    const peer = documentOf('peer');
+    sync(a, peer);
+
+    const restarted = TextDocument.load(saved, { replicaId: 'a' });
+    const nothing = documentOf('y');
+    nothing.applyUpdate(restarted.takeLocalUpdate());
+    assert.equal(nothing.toString(), '');
+    assert.equal(nothing.pendingCount, 0);
+    // The peer sends back what the saved state missed, including a's own 'second '.
+    sync(peer, restarted);
+    assert.equal(restarted.toString(), 'first second ');
+    restarted.insert(restarted.length, 'third');
+    const update = restarted.takeLocalUpdate();
+    const onlyThird = documentOf('z');
+    onlyThird.applyUpdate(update);
+    // 'third' waits for the characters it was typed after, which the update does not repeat.
+    assert.equal(onlyThird.pendingCount, 1);
+    peer.applyUpdate(update);
+    assert.equal(peer.toString(), 'first second third');
+    assert.deepEqual([...peer.version()], [['a', 18]]);
+  });
+});
