@@ -988,8 +988,7 @@ export class Nemesis {
       case 'pause': {
         node = simulation.node(fault.node);
         incarnation = node.incarnation;
-        const applied = fault.kind === 'crash' ? node.crash() : node.pause();
-        if (!applied) {
+        if (fault.kind === 'crash' ? node.status === 'down' : node.status !== 'up') {
           this.#note('skip', fault, `${describeFault(fault)}: the node is ${node.status}`);
           return;
         }
@@ -1005,8 +1004,6 @@ export class Nemesis {
         simulation.node(fault.node).clock.setWallOffsetMs(fault.offsetMs);
         return;
       case 'clock-rate':
-        this.#touched.add(fault.node);
-        break;
       case 'clog':
         break;
       case 'loss':
@@ -1065,7 +1062,10 @@ export class Nemesis {
         break;
       }
       case 'crash':
+        assert(node?.crash() === true, 'nemesis: the crash of an up node failed');
+        break;
       case 'pause':
+        assert(node?.pause() === true, 'nemesis: the pause of an up node failed');
         break;
     }
     for (const [from, to] of blocked) {

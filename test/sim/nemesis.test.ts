@@ -349,6 +349,13 @@ describe('Nemesis', () => {
     assert.ok(lines.includes('10.000 crash a'));
     assert.ok(lines.includes('15.000 nemesis: end crash a for 5 ms'));
     assert.ok(lines.includes('15.000 start a'));
+    assert.ok(
+      lines.indexOf('10.000 nemesis: start crash a for 5 ms') < lines.indexOf('10.000 crash a'),
+      'the note comes first, so the trace reads as cause then effect',
+    );
+    assert.ok(
+      lines.indexOf('15.000 nemesis: end crash a for 5 ms') < lines.indexOf('15.000 start a'),
+    );
   });
 
   it('cuts exactly the links of each partition shape', () => {
