@@ -38,10 +38,25 @@ function isWellFormed(value: string): boolean {
   return true;
 }
 
+/**
+ * Two buffers the writers start in, so that encoding a small update allocates nothing
+ * but its result. Encoding is synchronous and never nested beyond two writers at once
+ * (a run encoder's body and its envelope), one per slot.
+ */
+const scratchBuffers = [new Uint8Array(1 << 14), new Uint8Array(1 << 14)] as const;
+
 /** Appends bytes to a growing buffer. */
 export class TextByteWriter {
-  #bytes = new Uint8Array(256);
+  #bytes: Uint8Array;
   #length = 0;
+
+  /**
+   * @param slot - the scratch buffer to start in; two writers alive at the same time
+   *   must use different slots.
+   */
+  constructor(slot: 0 | 1 = 0) {
+    this.#bytes = scratchBuffers[slot];
+  }
 
   #reserve(count: number): void {
     if (this.#length + count <= this.#bytes.length) {

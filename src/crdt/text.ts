@@ -1421,14 +1421,14 @@ class RunEncoder {
   #previousLength = 0;
   #previousRightAgent = none;
   #previousRightSeq = 0;
-  readonly #body = new TextByteWriter();
+  readonly #body = new TextByteWriter(1);
   /** The replicas with characters: only they are written, numbered by `#code`. */
   readonly #names: TextReplicaId[] = [];
-  readonly #code: Int32Array;
+  readonly #code: number[];
 
   constructor(names: readonly TextReplicaId[], known: readonly number[]) {
     this.#expectedSeq = names.map(() => 0);
-    this.#code = new Int32Array(names.length).fill(none);
+    this.#code = names.map(() => none);
     names.forEach((name, agent) => {
       if ((known[agent] as number) > 0) {
         this.#code[agent] = this.#names.length;
@@ -1577,15 +1577,15 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
   const bodyLength = reader.varintAtMost(reader.remaining, 'run bytes');
   const body = new TextByteReader(reader.sliceBytes(bodyLength), 'text update runs');
   const text = reader.text();
-  const agents = new Int32Array(runCount);
-  const seqs = new Float64Array(runCount);
-  const lengths = new Float64Array(runCount);
-  const flagsOf = new Uint8Array(runCount);
-  const lefts = new Int32Array(runCount);
-  const leftSeqs = new Float64Array(runCount);
-  const rights = new Int32Array(runCount);
-  const rightSeqs = new Float64Array(runCount);
-  const expectedSeq = new Float64Array(agentCount);
+  const agents: number[] = [];
+  const seqs: number[] = [];
+  const lengths: number[] = [];
+  const flagsOf: number[] = [];
+  const lefts: number[] = [];
+  const leftSeqs: number[] = [];
+  const rights: number[] = [];
+  const rightSeqs: number[] = [];
+  const expectedSeq: number[] = names.map(() => 0);
   let previousAgent = none;
   let previousSeq = 0;
   let previousLength = 0;
