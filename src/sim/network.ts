@@ -68,6 +68,8 @@ export class LinkState {
   blocked = false;
   clogUntilMs = 0;
   lastDeliveryMs = 0;
+  /** Messages a clog holds back, released early if the network heals. */
+  held: MessageEvent[] = [];
 
   constructor(defaults: LinkSettings) {
     this.latency = defaults.latency;
@@ -101,19 +103,27 @@ interface LinkSettings {
 
 /** @internal A message on its way. */
 export class MessageEvent extends SimEvent {
+  /** Set once the message has crossed the link; a paused receiver replays it from there. */
+  arrived = false;
+
   constructor(
     readonly from: SimNode<NodeProgram>,
     readonly to: SimNode<NodeProgram>,
     readonly link: LinkState,
     readonly payload: unknown,
+    /** When it would have arrived without a clog. */
+    readonly unclogged: number,
   ) {
     super();
   }
 
   run(): void {
-    if (this.link.blocked) {
-      traceDrop(this.to.kernel, this.from, this.to, 'partitioned in flight');
-      return;
+    if (!this.arrived) {
+      if (this.link.blocked) {
+        traceDrop(this.to.kernel, this.from, this.to, 'partitioned in flight');
+        return;
+      }
+      this.arrived = true;
     }
     this.to.receive(this);
   }
@@ -317,17 +327,46 @@ export class SimNetwork {
   /** Removes every partition, block and clog. Latency, loss and duplication stay as set. */
   heal(): void {
     this.#traceFault('heal');
-    const now = this.#kernel.nowMs;
+    const kernel = this.#kernel;
+    const now = kernel.nowMs;
     for (const node of this.#nodes) {
       for (const link of node.outLinks) {
-        if (link !== undefined) {
-          link.blocked = false;
-          if (link.clogUntilMs > now) {
-            link.clogUntilMs = now;
+        if (link === undefined) {
+          continue;
+        }
+        link.blocked = false;
+        if (link.clogUntilMs > now) {
+          link.clogUntilMs = now;
+        }
+        // Release what the clog held, in the order it was sent, at its unclogged time
+        // or now, whichever is later; an ordered link keeps that order.
+        let lastMs = now;
+        for (const event of link.held) {
+          if (kernel.queue.remove(event)) {
+            const arrivalMs = Math.max(event.unclogged, link.ordered ? lastMs : now);
+            lastMs = arrivalMs;
+            kernel.enqueue(event, arrivalMs);
           }
+        }
+        link.held = [];
+        if (link.lastDeliveryMs > lastMs) {
+          link.lastDeliveryMs = lastMs;
         }
       }
     }
+  }
+
+  /** How the link from `from` to `to` behaves now (its latency, loss, duplication, order). */
+  linkOptions(from: string, to: string): Required<LinkOptions> {
+    const sender = this.#node(from, 'SimNetwork.linkOptions from');
+    const receiver = this.#node(to, 'SimNetwork.linkOptions to');
+    const link = sender.outLinks[receiver.index] ?? this.#defaults;
+    return {
+      latency: link.latency,
+      lossProbability: link.lossProbability,
+      duplicateProbability: link.duplicateProbability,
+      ordered: link.ordered,
+    };
   }
 
   /** Whether messages from `from` to `to` are blocked now. */
@@ -383,8 +422,10 @@ export class SimNetwork {
     payload: unknown,
   ): void {
     const kernel = this.#kernel;
-    let arrivalMs = kernel.nowMs + sampleDelayMs(link.latency, this.#random);
-    if (arrivalMs < link.clogUntilMs) {
+    const unclogged = kernel.nowMs + sampleDelayMs(link.latency, this.#random);
+    let arrivalMs = unclogged;
+    const clogged = arrivalMs < link.clogUntilMs;
+    if (clogged) {
       arrivalMs = link.clogUntilMs;
     }
     if (link.ordered) {
@@ -393,7 +434,15 @@ export class SimNetwork {
       }
       link.lastDeliveryMs = arrivalMs;
     }
-    kernel.enqueue(new MessageEvent(from, to, link, payload), arrivalMs);
+    const event = new MessageEvent(from, to, link, payload, unclogged);
+    kernel.enqueue(event, arrivalMs);
+    if (clogged) {
+      if (link.held.length > 0 && link.held[0]?.slot === -1) {
+        // The clog has been delivered since; start a fresh list.
+        link.held = link.held.filter((waiting) => waiting.slot >= 0);
+      }
+      link.held.push(event);
+    }
   }
 
   #link(from: SimNode<NodeProgram>, to: SimNode<NodeProgram>): LinkState {

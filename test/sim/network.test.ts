@@ -271,6 +271,41 @@ describe('SimNetwork', () => {
     );
   });
 
+  it('heal releases what a clog held and lets later messages through at once, ordered or not', () => {
+    for (const ordered of [false, true]) {
+      const { simulation, deliveries, send } = cluster(['a', 'b'], {
+        latency: { kind: 'constant', delayMs: 10 },
+        ordered,
+      });
+      simulation.network.clog({ from: 'a', to: 'b' }, 1_000);
+      simulation.at(10, () => send('a', 'b', 'during clog'));
+      simulation.at(100, () => simulation.network.heal());
+      simulation.at(110, () => send('a', 'b', 'after heal'));
+      simulation.runUntilIdle();
+      assert.deepEqual(
+        deliveries.map((delivery) => [delivery.message, delivery.atMs]),
+        [
+          ['during clog', 100],
+          ['after heal', 120],
+        ],
+        `ordered: ${ordered}`,
+      );
+    }
+  });
+
+  it('delivers a message a paused node received even if the link was cut before it resumed', () => {
+    const { simulation, deliveries, send } = cluster(['a', 'b']);
+    simulation.at(1, () => simulation.node('b').pause());
+    simulation.at(5, () => send('a', 'b', 'x'));
+    simulation.at(20, () => simulation.network.block({ from: 'a', to: 'b' }));
+    simulation.at(30, () => simulation.node('b').resume());
+    simulation.runUntilIdle();
+    assert.deepEqual(
+      deliveries.map((delivery) => [delivery.message, delivery.atMs]),
+      [['x', 30]],
+    );
+  });
+
   it('heal clears clogs early', () => {
     const { simulation, deliveries, send } = cluster(['a', 'b']);
     simulation.at(0, () => simulation.network.clog({ from: 'a' }, 500));
