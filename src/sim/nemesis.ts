@@ -742,14 +742,14 @@ export function requireFault(name: string, value: unknown, knownIds: readonly st
 }
 
 /**
- * What the links return to when a loss or latency fault ends. The simulator cannot read
- * a link's settings back, so give here what the simulation was configured with; the
- * default is the simulator's own default (uniform 1 to 5 ms, no loss).
+ * What the links return to when a loss or latency fault ends. By default each link
+ * returns to the settings it had when its first fault began (read with
+ * `SimNetwork.linkOptions`); a field given here overrides that for every link.
  */
 export interface LinkBaseline {
-  /** The usual latency. Default uniform from 1 to 5 ms. */
+  /** The latency every link returns to. Default: the link's own latency before its faults. */
   readonly latency?: DelayDistribution;
-  /** The usual loss probability. Default 0. */
+  /** The loss probability every link returns to. Default: the link's own before its faults. */
   readonly lossProbability?: number;
 }
 
@@ -806,13 +806,10 @@ interface LinkFaults {
   readonly to: string;
   readonly loss: ActiveFault[];
   readonly latency: ActiveFault[];
+  /** The link's own settings before its first fault. */
+  readonly latencyBefore: DelayDistribution;
+  readonly lossBefore: number;
 }
-
-const defaultBaselineLatency: DelayDistribution = {
-  kind: 'uniform',
-  delayMsMin: 1,
-  delayMsMax: 5,
-};
 
 /**
  * Applies a fault schedule to a simulation: each fault starts at its time (a note
@@ -846,8 +843,8 @@ export class Nemesis {
   /** Simulated time of the heal phase. */
   readonly healAtMs: number;
   readonly #simulation: Simulation;
-  readonly #baselineLatency: DelayDistribution;
-  readonly #baselineLoss: number;
+  readonly #baselineLatency: DelayDistribution | undefined;
+  readonly #baselineLoss: number | undefined;
   readonly #log: FaultLogEntry[] = [];
   readonly #active: ActiveFault[] = [];
   readonly #blockCounts = new Map<string, number>();
@@ -879,15 +876,17 @@ export class Nemesis {
       min: 0,
     });
     const baseline = requireOptions('Nemesis options.linkBaseline', settings.linkBaseline);
-    this.#baselineLatency = requireDelayDistribution(
-      'Nemesis options.linkBaseline.latency',
-      baseline.latency ?? defaultBaselineLatency,
-    );
-    this.#baselineLoss = requireNumber(
-      'Nemesis options.linkBaseline.lossProbability',
-      baseline.lossProbability ?? 0,
-      { min: 0, max: 1 },
-    );
+    this.#baselineLatency =
+      baseline.latency === undefined
+        ? undefined
+        : requireDelayDistribution('Nemesis options.linkBaseline.latency', baseline.latency);
+    this.#baselineLoss =
+      baseline.lossProbability === undefined
+        ? undefined
+        : requireNumber('Nemesis options.linkBaseline.lossProbability', baseline.lossProbability, {
+            min: 0,
+            max: 1,
+          });
     const knownIds = [
       ...simulation.nodes().map((node) => node.id),
       ...simulation.clients().map((node) => node.id),
@@ -1227,7 +1226,15 @@ export class Nemesis {
         const key = linkKey(sender, receiver);
         let link = this.#linkFaults.get(key);
         if (link === undefined) {
-          link = { from: sender, to: receiver, loss: [], latency: [] };
+          const before = this.#simulation.network.linkOptions(sender, receiver);
+          link = {
+            from: sender,
+            to: receiver,
+            loss: [],
+            latency: [],
+            latencyBefore: before.latency,
+            lossBefore: before.lossProbability,
+          };
           this.#linkFaults.set(key, link);
         }
         links.push(link);
@@ -1242,8 +1249,12 @@ export class Nemesis {
     const latency = link.latency.at(-1)?.fault;
     this.#simulation.network.configure(
       {
-        lossProbability: loss?.kind === 'loss' ? loss.lossProbability : this.#baselineLoss,
-        latency: latency?.kind === 'latency-spike' ? latency.latency : this.#baselineLatency,
+        lossProbability:
+          loss?.kind === 'loss' ? loss.lossProbability : (this.#baselineLoss ?? link.lossBefore),
+        latency:
+          latency?.kind === 'latency-spike'
+            ? latency.latency
+            : (this.#baselineLatency ?? link.latencyBefore),
       },
       { from: link.from, to: link.to },
     );

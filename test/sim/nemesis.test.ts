@@ -116,11 +116,8 @@ function runScript(
   faultPhaseMs = 10_000,
 ): { cluster: Cluster; nemesis: Nemesis } {
   const built = cluster(ids);
-  const nemesis = new Nemesis(built.simulation, {
-    faultPhaseMs,
-    script,
-    linkBaseline: baseline,
-  });
+  // No linkBaseline: links return to the settings they had before their faults.
+  const nemesis = new Nemesis(built.simulation, { faultPhaseMs, script });
   return { cluster: built, nemesis };
 }
 
