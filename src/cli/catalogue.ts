@@ -97,6 +97,26 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'partition',
+    layer: 1,
+    summary:
+      'Where a key lives: hash, ring, rendezvous, jump, Maglev, bounded-load, range, directory and geographic partitioning, and resharding plans',
+    capabilities: [
+      'murmur3 (x86_32) and xxHash32 over UTF-8 strings and bytes, matching the reference vectors; malformed keys rejected',
+      'hashPartition: hash mod N for fixed partition counts',
+      'ConsistentHashRing: virtual nodes and weights, sorted Uint32Array points with a prefix index, allocation-free lookups; replicas clockwise, optionally spread across zones',
+      'RendezvousHash: highest random weight with weights (logarithmic method); replicas in score order, zone-aware',
+      'jumpBucket / jumpBucketOfUint64: jump consistent hash, bit-exact with the paper',
+      'MaglevTable: prime-size lookup table with the permutation fill and weights',
+      'BoundedLoadRing: consistent hashing with bounded loads, no node above ceil((1 + ε) × mean)',
+      'RangeLayout: ordered key ranges with split, merge, reassignment and scans; HotRangeDetector proposes splits at the weighted median of observed load',
+      'ShardMap and the ShardMapStore port (compare-and-set, InMemoryShardMapStore): versioned directory sharding with StaleShardMapError',
+      "GeoPlacement and prefixResidency: placement that never leaves a key's allowed regions (NoAllowedRegionError otherwise)",
+      'saltedKeys, saltedKey and scatterGather for hot keys; timeBucketKey and timeBucketKeys for time bucketing',
+      'diffHashOwnership and diffRangeOwnership: exactly which ranges move from which owner to which; MigrationPlan: double-write, backfill, verify, cut-over, clean-up as a state machine with typed refusals',
+    ],
+  },
+  {
     name: 'sim',
     layer: 3,
     summary: 'Deterministic cluster simulator with network, node, clock and disk faults',
