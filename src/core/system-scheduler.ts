@@ -17,6 +17,9 @@ import { systemClock } from './system-clock.js';
 import { HeapTask, TaskHeap, type TaskOwner } from './task-heap.js';
 import { requireBoolean } from './validate.js';
 
+/** The longest delay `setTimeout` accepts, in milliseconds: 2^31 - 1, about 24.8 days. */
+const platformDelayMsMax = 2_147_483_647;
+
 /** Options for {@link SystemScheduler}. */
 export interface SystemSchedulerOptions {
   /**
@@ -114,7 +117,12 @@ export class SystemScheduler implements Scheduler, TaskOwner {
 
   #arm(dueMs: number): void {
     this.#disarm();
-    const delayMs = Math.max(1, Math.ceil(dueMs - this.clock.nowMs()));
+    // setTimeout takes at most 2^31 - 1 ms; beyond that Node.js warns and fires after 1 ms.
+    // A timer armed for the limit fires early, finds nothing due and re-arms.
+    const delayMs = Math.min(
+      platformDelayMsMax,
+      Math.max(1, Math.ceil(dueMs - this.clock.nowMs())),
+    );
     this.#armedDueMs = dueMs;
     this.#timer = setTimeout(this.#fire, delayMs);
     this.#timerHoldsProcess = this.#keepProcessAlive;

@@ -806,6 +806,34 @@ describe('SystemScheduler', () => {
     assert.equal(timerCount() - baseline, 0);
   });
 
+  it('waits for a task due beyond the platform timer limit without an overflowing timer', async () => {
+    // setTimeout takes at most 2^31 - 1 ms (about 24.8 days); a longer delay warns and
+    // fires after 1 ms, which would turn the platform timer into a busy loop.
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.name);
+    };
+    process.on('warning', onWarning);
+    try {
+      const scheduler = new SystemScheduler();
+      let fired = false;
+      const task = scheduler.schedule(30 * 24 * 60 * 60 * 1_000, () => {
+        fired = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(fired, false);
+      assert.equal(task.pending, true);
+      assert.equal(task.cancel(), true);
+      assert.deepEqual(
+        warnings.filter((name) => name === 'TimeoutOverflowWarning'),
+        [],
+        'no delay above the platform limit was passed to setTimeout',
+      );
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('releases the platform timer when the last task fires', async () => {
     await endOfTurn();
     const baseline = timerCount();
