@@ -102,6 +102,11 @@ class Piece {
   block: Block;
   /** The piece of the same replica that holds the next seqs. */
   next: Piece | null = null;
+  /**
+   * Set when this piece was merged into the piece before it (see `#coalesce`); the seq
+   * index may still point here and follows it.
+   */
+  mergedInto: Piece | null = null;
 
   constructor(
     agent: number,
@@ -441,6 +446,7 @@ export class TextDocument {
         block.visibleLength -= piece.length;
         remaining -= piece.length;
         this.#logDelete(piece);
+        index = this.#coalesce(block, index);
       }
       const next = block.next;
       this.#rebalance(block);
@@ -880,6 +886,9 @@ export class TextDocument {
       }
     }
     let piece = index[low] as Piece;
+    while (piece.mergedInto !== null) {
+      piece = piece.mergedInto;
+    }
     let steps = 0;
     while (piece.seq + piece.length <= seq) {
       piece = piece.next as Piece;
@@ -1040,28 +1049,65 @@ export class TextDocument {
 
   /** Marks the integrated ids `(agent, seq .. seq + length - 1)` deleted. */
   #deleteIds(agent: number, seq: number, length: number): void {
-    let piece: Piece | null = this.#pieceStartingAt(agent, seq);
-    let remaining = length;
-    const touched: Block[] = [];
-    while (remaining > 0 && piece !== null) {
+    const end = seq + length;
+    let at = seq;
+    while (at < end) {
+      let piece = this.#findPiece(agent, at);
+      if (piece.deleted) {
+        at = piece.seq + piece.length;
+        continue;
+      }
       const block = piece.block;
-      if (piece.length > remaining) {
-        this.#split(piece, remaining, block.pieces.indexOf(piece));
+      let index = block.pieces.indexOf(piece);
+      if (piece.seq < at) {
+        piece = this.#split(piece, at - piece.seq, index);
+        index += 1;
       }
-      if (!piece.deleted) {
-        piece.deleted = true;
-        piece.content = '';
-        block.visibleLength -= piece.length;
-        this.#length -= piece.length;
+      if (piece.seq + piece.length > end) {
+        this.#split(piece, end - piece.seq, index);
       }
-      if (touched[touched.length - 1] !== block) {
-        touched.push(block);
-      }
-      remaining -= piece.length;
-      piece = piece.next;
-    }
-    for (const block of touched) {
+      at = piece.seq + piece.length;
+      piece.deleted = true;
+      piece.content = '';
+      block.visibleLength -= piece.length;
+      this.#length -= piece.length;
+      this.#coalesce(block, index);
       this.#rebalance(block);
+    }
+  }
+
+  /**
+   * Merges the deleted piece at `index` with deleted neighbours in its block that continue
+   * it (same replica, next seqs, same origins as one run would have): backspacing over
+   * text would otherwise leave a piece per character. Returns the index of the piece that
+   * now holds it.
+   */
+  #coalesce(block: Block, index: number): number {
+    const pieces = block.pieces;
+    const piece = pieces[index] as Piece;
+    const right = pieces[index + 1];
+    if (right?.deleted && continues(piece, right)) {
+      this.#absorb(piece, right);
+      pieces.splice(index + 1, 1);
+    }
+    if (index > 0) {
+      const left = pieces[index - 1] as Piece;
+      if (left.deleted && continues(left, piece)) {
+        this.#absorb(left, piece);
+        pieces.splice(index, 1);
+        return index - 1;
+      }
+    }
+    return index;
+  }
+
+  /** Makes `left` hold `right` too; `right` leaves the document and the chain. */
+  #absorb(left: Piece, right: Piece): void {
+    left.length += right.length;
+    left.next = right.next;
+    right.mergedInto = left;
+    if (this.#lastPiece[right.agent] === right) {
+      this.#lastPiece[right.agent] = left;
     }
   }
 
@@ -1071,6 +1117,9 @@ export class TextDocument {
       return;
     }
     let piece = (this.#seqIndex[agent] as Piece[])[0] ?? null;
+    while (piece?.mergedInto != null) {
+      piece = piece.mergedInto;
+    }
     let start = -1;
     let end = -1;
     while (piece !== null && piece.seq < limit) {
@@ -1325,6 +1374,19 @@ export class TextDocument {
     this.#cursorBlock = this.#head;
     this.#cursorStart = 0;
   }
+}
+
+/** True when `right` can join `left` in one piece: it continues `left`'s run exactly. */
+function continues(left: Piece, right: Piece): boolean {
+  return (
+    left.agent === right.agent &&
+    left.seq + left.length === right.seq &&
+    right.leftAgent === left.agent &&
+    right.leftSeq === right.seq - 1 &&
+    left.rightAgent === right.rightAgent &&
+    left.rightSeq === right.rightSeq &&
+    left.deleted === right.deleted
+  );
 }
 
 /** The first piece in `block` or a later block; null at the end of the document. */
