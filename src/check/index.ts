@@ -51,6 +51,7 @@ export {
   valuesEqual,
 } from './models.js';
 export { parseJepsenEdn, parseJepsenLog, parseJsonLinesHistory } from './readers.js';
+export { checkSequentialConsistency } from './sequential.js';
 export {
   type BoundedStalenessOptions,
   type ConvergenceOptions,
