@@ -14,6 +14,9 @@
  *   under `text.encodedBytes`.
  * - **load**: a new document from that encoding: `TextDocument.load` against a new `Y.Doc`
  *   and `Y.applyUpdate`.
+ * - **merge a stream**: the trace as a remote replica receives it, one update per patch
+ *   (made once, before measuring: distkit's `takeLocalUpdate()` after each patch, Yjs's
+ *   `update` events); one iteration applies all of them in order to an empty document.
  *
  * Every case's result is checked against the trace's `endContent` before measuring.
  * The issue's targets: at least Yjs's speed on apply and no larger an encoding.
@@ -112,6 +115,60 @@ assert.ok(
 );
 assert.ok(yjsLoad(yjsState).getText().toString() === trace.endContent, 'Yjs load differs');
 
+// The trace as a stream of per-patch updates, the way a collaborator receives it.
+const distkitUpdates: Uint8Array[] = [];
+{
+  const document = new TextDocument({ replicaId: 'author' });
+  for (const [position, deleted, inserted] of patches) {
+    if (deleted > 0) {
+      document.delete(position, deleted);
+    }
+    if (inserted.length > 0) {
+      document.insert(position, inserted);
+    }
+    distkitUpdates.push(document.takeLocalUpdate());
+  }
+}
+const yjsUpdates: Uint8Array[] = [];
+{
+  const doc = new Y.Doc();
+  doc.on('update', (update: Uint8Array) => {
+    yjsUpdates.push(update);
+  });
+  const text = doc.getText();
+  for (const [position, deleted, inserted] of patches) {
+    if (deleted > 0) {
+      text.delete(position, deleted);
+    }
+    if (inserted.length > 0) {
+      text.insert(position, inserted);
+    }
+  }
+}
+
+function distkitMergeStream(): InstanceType<typeof TextDocument> {
+  const document = new TextDocument({ replicaId: 'collaborator' });
+  for (const update of distkitUpdates) {
+    document.applyUpdate(update);
+  }
+  return document;
+}
+
+function yjsMergeStream(): Y.Doc {
+  const doc = new Y.Doc();
+  for (const update of yjsUpdates) {
+    Y.applyUpdate(doc, update);
+  }
+  return doc;
+}
+
+assert.ok(distkitMergeStream().toString() === trace.endContent, 'distkit stream differs');
+assert.ok(yjsMergeStream().getText().toString() === trace.endContent, 'Yjs stream differs');
+const streamBytes = {
+  distkit: distkitUpdates.reduce((sum, update) => sum + update.length, 0),
+  yjs: yjsUpdates.reduce((sum, update) => sum + update.length, 0),
+};
+
 const traceTitle = `${traceName} (${patchCount.toLocaleString('en-US')} patches)`;
 // Whole-trace iterations take from a tenth of a second to seconds: one iteration per
 // sample, three rounds, garbage collected before each.
@@ -126,6 +183,7 @@ const titles = {
   apply: `Text: apply ${traceTitle} to an empty document`,
   encode: `Text: encode the final document of ${traceName} (whole state)`,
   load: `Text: load a document from that encoding`,
+  stream: `Text: merge ${traceName} as ${patchCount.toLocaleString('en-US')} remote updates, one per patch`,
 };
 
 const comparisons: Comparison[] = [
@@ -140,8 +198,7 @@ const comparisons: Comparison[] = [
     title: titles.encode,
     distkit: { name: 'distkit encodeState()', run: () => distkitDocument.encodeState() },
     peers: [{ name: 'Yjs encodeStateAsUpdate()', run: () => Y.encodeStateAsUpdate(yjsDoc) }],
-    timeBudgetMs: 1_500,
-    gcBeforeEachSample: true,
+    timeBudgetMs: 900,
   },
   {
     title: titles.load,
@@ -150,8 +207,15 @@ const comparisons: Comparison[] = [
       run: () => TextDocument.load(distkitState, { replicaId: 'reader' }),
     },
     peers: [{ name: 'Yjs applyUpdate() into a new Y.Doc', run: () => yjsLoad(yjsState) }],
-    timeBudgetMs: 1_500,
-    gcBeforeEachSample: true,
+    timeBudgetMs: 900,
+  },
+  {
+    title: titles.stream,
+    distkit: { name: 'distkit applyUpdate() per update', run: distkitMergeStream },
+    peers: [{ name: 'Yjs applyUpdate() per update', run: yjsMergeStream }],
+    unit: { name: 'update', countPerIteration: patchCount },
+    ...longIteration,
+    roundCount: 2,
   },
 ];
 
@@ -185,7 +249,12 @@ const text = {
     distkit: meanMsOf(titles.load, 'distkit'),
     yjs: meanMsOf(titles.load, 'peer'),
   },
+  mergeStreamMs: {
+    distkit: meanMsOf(titles.stream, 'distkit'),
+    yjs: meanMsOf(titles.stream, 'peer'),
+  },
   encodedBytes: { distkit: distkitState.length, yjs: yjsState.length },
+  streamUpdateBytes: streamBytes,
   yjsOverDistkit: {
     applyTime: 0,
     encodedBytes: Number((yjsState.length / distkitState.length).toPrecision(4)),
@@ -198,7 +267,10 @@ console.log(
     `(Yjs ${yjsState.length.toLocaleString('en-US')}, Yjs/distkit ` +
     `${text.yjsOverDistkit.encodedBytes.toFixed(2)}x); apply ${text.applyMs.distkit} ms ` +
     `(Yjs ${text.applyMs.yjs} ms, ${text.yjsOverDistkit.applyTime.toFixed(2)}x); load ` +
-    `${text.loadMs.distkit} ms (Yjs ${text.loadMs.yjs} ms)`,
+    `${text.loadMs.distkit} ms (Yjs ${text.loadMs.yjs} ms); merge as a stream of updates ` +
+    `${text.mergeStreamMs.distkit} ms (Yjs ${text.mergeStreamMs.yjs} ms), ` +
+    `${streamBytes.distkit.toLocaleString('en-US')} bytes of updates ` +
+    `(Yjs ${streamBytes.yjs.toLocaleString('en-US')})`,
 );
 
 const resultsPath = new URL('./results/crdt.json', import.meta.url);
