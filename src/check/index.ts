@@ -13,6 +13,19 @@
 
 export type { Clock } from '../core/index.js';
 export {
+  type CausalCheckOk,
+  type CausalCheckOptions,
+  type CausalCheckResult,
+  type CausalCheckStatistics,
+  type CausalCheckUnknown,
+  type CausalCheckViolation,
+  type CausalLink,
+  type CausalPattern,
+  type CausalRelation,
+  type CausalViolation,
+  checkCausalConsistency,
+} from './causal.js';
+export {
   describeOperation,
   formatValue,
   type HistoryEvent,

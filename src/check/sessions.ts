@@ -143,26 +143,52 @@ export interface ConvergenceOptions extends SessionCheckOptions {
 
 const violationCountMaxDefault = 100;
 
-interface Write {
+/**
+ * A write of an indexed history.
+ *
+ * @internal
+ */
+export interface Write {
+  /** The operation. */
   readonly operation: Operation;
+  /** Its session. */
   readonly session: number | string;
+  /** When it was invoked. */
   readonly invokeTime: number;
   /** +infinity for an unknown outcome. */
   readonly returnTime: number;
 }
 
-interface Read {
+/**
+ * A read of an indexed history that completed `ok`.
+ *
+ * @internal
+ */
+export interface Read {
+  /** The operation. */
   readonly operation: Operation;
+  /** Its session. */
   readonly session: number | string;
+  /** Its key (`""` for a register). */
   readonly key: string;
   /** The write it observed; `undefined` for the initial (absent) value. */
   readonly observed: Write | undefined;
+  /** When it was invoked. */
   readonly invokeTime: number;
+  /** When it completed. */
   readonly returnTime: number;
 }
 
-interface Indexed {
+/**
+ * A history whose reads name the writes they observed, checked against the
+ * preconditions of the session checkers.
+ *
+ * @internal
+ */
+export interface Indexed {
+  /** The reads that completed `ok`, in the order of the history. */
   readonly reads: readonly Read[];
+  /** The writes that did not fail, per key, in the order of the history. */
   readonly writesByKey: ReadonlyMap<string, readonly Write[]>;
   /** Every session's ok reads and non-failed writes, in invocation order. */
   readonly sessions: ReadonlyMap<number | string, readonly (Read | Write)[]>;
@@ -201,7 +227,17 @@ function publicKey(operation: Operation): string | undefined {
   return operation.key;
 }
 
-function index(operations: readonly SessionOperation[]): Indexed {
+/**
+ * Validates `operations` against the preconditions of the checkers of unique-value
+ * histories (`checker` names them in messages) and names the write every read observed.
+ * Throws {@link SessionHistoryError} or `InvalidArgumentError`.
+ *
+ * @internal
+ */
+export function indexHistory(
+  operations: readonly SessionOperation[],
+  checker = 'the session checkers',
+): Indexed {
   if (!Array.isArray(operations)) {
     throw new InvalidArgumentError('operations', 'operations must be an array of Operation.');
   }
@@ -232,7 +268,7 @@ function index(operations: readonly SessionOperation[]): Indexed {
       throw new SessionHistoryError(
         'unsupported-kind',
         [operation],
-        `${describeOperation(operation)}: the session checkers judge only read/get and write/put; a history with ${JSON.stringify(operation.kind)} needs another checker (checkLinearizability).`,
+        `${describeOperation(operation)}: ${checker} can judge only read/get and write/put; a history with ${JSON.stringify(operation.kind)} needs another checker (checkLinearizability).`,
       );
     }
     if (operation.status === 'fail') {
@@ -264,7 +300,7 @@ function index(operations: readonly SessionOperation[]): Indexed {
       throw new SessionHistoryError(
         'duplicate-value',
         [earlier.operation, operation],
-        `${describeOperation(earlier.operation)} and ${describeOperation(operation)} write the same value to one key; the session checkers need every written value unique per key, so a read names the one write it saw.`,
+        `${describeOperation(earlier.operation)} and ${describeOperation(operation)} write the same value to one key; ${checker} need every written value to be unique per key, so that a read names the one write it saw.`,
       );
     }
     byValue.set(identity, write);
@@ -285,7 +321,7 @@ function index(operations: readonly SessionOperation[]): Indexed {
         throw new SessionHistoryError(
           'unexplained-read',
           [operation],
-          `${describeOperation(operation)} returns a value no write of the history (other than a failed one) wrote to that key; the session checkers cannot judge it (checkLinearizability can).`,
+          `${describeOperation(operation)} returns a value no write of the history (other than a failed one) wrote to that key; ${checker} cannot judge it (checkLinearizability can).`,
         );
       }
     }
@@ -317,7 +353,12 @@ function index(operations: readonly SessionOperation[]): Indexed {
   return { reads, writesByKey, sessions };
 }
 
-function isRead(entry: Read | Write): entry is Read {
+/**
+ * Whether an entry of a session is a read.
+ *
+ * @internal
+ */
+export function isRead(entry: Read | Write): entry is Read {
   return 'observed' in entry;
 }
 
@@ -326,7 +367,12 @@ function before(first: Read | Write, second: Read | Write): boolean {
   return first.returnTime <= second.invokeTime;
 }
 
-function observedText(read: Read): string {
+/**
+ * What a read returned, for people: the initial value or the value of its write.
+ *
+ * @internal
+ */
+export function observedText(read: Read): string {
   return read.observed === undefined
     ? 'the initial value (no write at all)'
     : `the value of ${describeOperation(read.observed.operation)}`;
@@ -385,7 +431,12 @@ function collector(
   return new Collector(guarantee, countMax);
 }
 
-function sessionText(session: number | string): string {
+/**
+ * A session for people: `session 3`.
+ *
+ * @internal
+ */
+export function sessionText(session: number | string): string {
   return `session ${String(session)}`;
 }
 
@@ -401,7 +452,7 @@ export function checkReadYourWrites(
   options?: SessionCheckOptions,
 ): SessionCheckResult {
   const found = collector('read-your-writes', 'checkReadYourWrites', options);
-  const history = index(operations);
+  const history = indexHistory(operations);
   for (const [session, entries] of history.sessions) {
     const own = new Map<string, Write[]>();
     for (const entry of entries) {
@@ -446,7 +497,7 @@ export function checkMonotonicReads(
   options?: SessionCheckOptions,
 ): SessionCheckResult {
   const found = collector('monotonic-reads', 'checkMonotonicReads', options);
-  const history = index(operations);
+  const history = indexHistory(operations);
   for (const [session, entries] of history.sessions) {
     const seen = new Map<string, Read[]>();
     for (const entry of entries) {
@@ -572,7 +623,7 @@ export function checkMonotonicWrites(
   options?: SessionCheckOptions,
 ): SessionCheckResult {
   const found = collector('monotonic-writes', 'checkMonotonicWrites', options);
-  const history = index(operations);
+  const history = indexHistory(operations);
   return checkDependencies(
     found,
     history,
@@ -600,7 +651,7 @@ export function checkWritesFollowReads(
   options?: SessionCheckOptions,
 ): SessionCheckResult {
   const found = collector('writes-follow-reads', 'checkWritesFollowReads', options);
-  const history = index(operations);
+  const history = indexHistory(operations);
   return checkDependencies(
     found,
     history,
@@ -654,7 +705,7 @@ export function checkBoundedStaleness(
       'checkBoundedStaleness needs options.staleMsMax, options.versionCountMax or both.',
     );
   }
-  const history = index(operations);
+  const history = indexHistory(operations);
   const ordered = new Map<string, Write[]>();
   for (const [key, writes] of history.writesByKey) {
     const sorted = [...writes].sort((left, right) => left.invokeTime - right.invokeTime);
@@ -718,7 +769,7 @@ export function checkConvergence(
   const settleMs = requireNumber('checkConvergence options.settleMs', checked.settleMs, {
     min: 0,
   });
-  const history = index(operations);
+  const history = indexHistory(operations);
   const quietFrom = new Map<string, number>();
   for (const [key, writes] of history.writesByKey) {
     quietFrom.set(key, Math.max(...writes.map((write) => write.returnTime)) + settleMs);
