@@ -55,6 +55,10 @@ describe('TextDocument replays the sequential editing traces', () => {
       assert.ok(document.toString() === trace.endContent, 'the replay differs from endContent');
 
       const state = document.encodeState();
+      if (name === 'automerge-paper') {
+        // The issue's size target: no larger than Yjs's 311,034 bytes for this trace.
+        assert.ok(state.length <= 311_034, `the state takes ${state.length} bytes`);
+      }
       const loaded = TextDocument.load(state, { replicaId: 'reader' });
       assert.ok(loaded.toString() === trace.endContent, 'the loaded state differs');
       assert.deepEqual(loaded.version(), document.version());
