@@ -14,12 +14,8 @@ const textEncoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const surrogatePattern = /[\uD800-\uDFFF]/;
 
-/** How {@link TextByteWriter.text} stored a string: UTF-8, or raw UTF-16 code units. */
-const textFormatUtf8 = 0;
-const textFormatUtf16 = 1;
-
 /** True when every surrogate in `value` is part of a pair, so UTF-8 round-trips it. */
-function isWellFormed(value: string): boolean {
+export function isWellFormedText(value: string): boolean {
   if (!surrogatePattern.test(value)) {
     return true;
   }
@@ -108,16 +104,15 @@ export class TextByteWriter {
   }
 
   /**
-   * Writes a string of any size: a format byte, the byte length and the bytes, in UTF-8
-   * when that round-trips exactly and in UTF-16LE otherwise.
+   * Writes a string of any size as its byte length and bytes: UTF-8, or UTF-16LE when
+   * `utf16` (for text that is not {@link isWellFormedText}, which UTF-8 would change).
+   * The caller records which, for {@link TextByteReader.text}.
    */
-  text(value: string): void {
-    if (isWellFormed(value)) {
-      this.byte(textFormatUtf8);
+  text(value: string, utf16: boolean): void {
+    if (!utf16) {
       this.string(value);
       return;
     }
-    this.byte(textFormatUtf16);
     this.varint(value.length * 2);
     this.#reserve(value.length * 2);
     for (let index = 0; index < value.length; index += 1) {
@@ -226,18 +221,6 @@ export class TextByteReader {
     return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
   }
 
-  /** Reads the next `length` bytes (a view, not a copy). */
-  sliceBytes(length: number): Uint8Array {
-    if (length > this.#bytes.length - this.#offset) {
-      throw new CrdtEncodingError(
-        `${this.what}: ${length} bytes at byte ${this.#offset} run past the end.`,
-      );
-    }
-    const slice = this.#bytes.subarray(this.#offset, this.#offset + length);
-    this.#offset += length;
-    return slice;
-  }
-
   /** Reads a length-prefixed UTF-8 string. */
   string(): string {
     const slice = this.#slice('string');
@@ -248,14 +231,10 @@ export class TextByteReader {
     }
   }
 
-  /** Reads what {@link TextByteWriter.text} wrote. */
-  text(): string {
-    const format = this.byte();
-    if (format === textFormatUtf8) {
+  /** Reads what {@link TextByteWriter.text} wrote with the same `utf16`. */
+  text(utf16: boolean): string {
+    if (!utf16) {
       return this.string();
-    }
-    if (format !== textFormatUtf16) {
-      throw new CrdtEncodingError(`${this.what}: unknown text format ${format}.`);
     }
     const slice = this.#slice('text');
     if (slice.length % 2 !== 0) {

@@ -33,7 +33,7 @@ import {
   requireOptions,
 } from '../core/index.js';
 import { CrdtEncodingError } from './causal.js';
-import { TextByteReader, TextByteWriter } from './text-encoding.js';
+import { isWellFormedText, TextByteReader, TextByteWriter } from './text-encoding.js';
 
 /**
  * The id of a text replica, chosen by the user: a non-empty string of at most
@@ -77,6 +77,8 @@ const versionMagic = 0x56; // 'V'
 const formatVersion = 1;
 const kindState = 0;
 const kindDelta = 1;
+/** Set in the kind byte when the text is stored as UTF-16 (it has unpaired surrogates). */
+const kindFlagUtf16 = 2;
 
 const flagDeleted = 1;
 const flagSameAgent = 2;
@@ -495,7 +497,7 @@ export class TextDocument {
 
   /** The whole state, in document order; {@link TextDocument.load} reads it back. */
   encodeState(): Uint8Array {
-    const encoder = new RunEncoder(this.#names, this.#known);
+    const encoder = new RunEncoder(this.#names);
     let last: Piece | null = null;
     let lastLength = 0;
     for (let block: Block | null = this.#head; block !== null; block = block.next) {
@@ -545,7 +547,7 @@ export class TextDocument {
     }
     const since = decodeVersion(requireBytes('version', version));
     const names = this.#names;
-    const encoder = new RunEncoder(names, this.#known);
+    const encoder = new RunEncoder(names);
     const deletes: DeleteRange[] = [];
     for (let agent = 0; agent < names.length; agent += 1) {
       const known = this.#known[agent] as number;
@@ -608,7 +610,7 @@ export class TextDocument {
    * with a version also carries every deletion the document holds.
    */
   takeLocalUpdate(): Uint8Array {
-    const encoder = new RunEncoder(this.#names, this.#known);
+    const encoder = new RunEncoder(this.#names);
     const known = this.#known[0] as number;
     if (this.#flushedSeq < known) {
       this.#encodeRuns(encoder, 0, this.#flushedSeq);
@@ -1484,19 +1486,26 @@ class RunEncoder {
   #previousRightAgent = none;
   #previousRightSeq = 0;
   readonly #body = new TextByteWriter(1);
-  /** The replicas with characters: only they are written, numbered by `#code`. */
+  /** The replicas the encoding names, in order of first use; `#code` numbers them. */
   readonly #names: TextReplicaId[] = [];
   readonly #code: number[];
+  readonly #documentNames: readonly TextReplicaId[];
 
-  constructor(names: readonly TextReplicaId[], known: readonly number[]) {
+  constructor(names: readonly TextReplicaId[]) {
+    this.#documentNames = names;
     this.#expectedSeq = names.map(() => 0);
     this.#code = names.map(() => none);
-    names.forEach((name, agent) => {
-      if ((known[agent] as number) > 0) {
-        this.#code[agent] = this.#names.length;
-        this.#names.push(name);
-      }
-    });
+  }
+
+  /** The number of `agent` in this encoding, given on first use. */
+  #codeOf(agent: number): number {
+    const code = this.#code[agent] as number;
+    if (code !== none) {
+      return code;
+    }
+    this.#code[agent] = this.#names.length;
+    this.#names.push(this.#documentNames[agent] as TextReplicaId);
+    return this.#names.length - 1;
   }
 
   content(text: string): void {
@@ -1536,9 +1545,12 @@ class RunEncoder {
     if (leftAgent === none) {
       flags |= flagLeftNone;
     } else if (
-      leftAgent === this.#previousAgent &&
-      leftSeq === this.#previousSeq + this.#previousLength - 1
+      this.#previousAgent === none
+        ? leftAgent === agent && leftSeq === seq - 1
+        : leftAgent === this.#previousAgent &&
+          leftSeq === this.#previousSeq + this.#previousLength - 1
     ) {
+      // The first run has no previous one: the flag then means "after its own seq - 1".
       flags |= flagLeftIsPrevious;
     } else {
       leftExplicit = true;
@@ -1557,14 +1569,14 @@ class RunEncoder {
     }
     body.byte(flags);
     if ((flags & flagSameAgent) === 0) {
-      body.varint(this.#code[agent] as number);
+      body.varint(this.#codeOf(agent));
     }
     if ((flags & flagSeqExpected) === 0) {
       body.signedVarint(seq - expected);
     }
     body.varint(this.#length);
     if (leftExplicit) {
-      body.varint(this.#code[leftAgent] as number);
+      body.varint(this.#codeOf(leftAgent));
       if (leftAgent === agent) {
         body.signedVarint(seq - 1 - leftSeq);
       } else {
@@ -1572,7 +1584,7 @@ class RunEncoder {
       }
     }
     if (rightExplicit) {
-      body.varint(this.#code[rightAgent] as number);
+      body.varint(this.#codeOf(rightAgent));
       if (rightAgent === agent) {
         body.signedVarint(rightSeq - seq - this.#length);
       } else {
@@ -1593,19 +1605,22 @@ class RunEncoder {
       this.#write(none, 0);
       this.#held = false;
     }
+    for (const range of deletes) {
+      this.#codeOf(range.agent);
+    }
+    const text = this.#contents.join('');
+    const utf16 = !isWellFormedText(text);
     const writer = this.#writer;
     writer.byte(updateMagic);
     writer.byte(formatVersion);
-    writer.byte(kind);
+    writer.byte(kind | (utf16 ? kindFlagUtf16 : 0));
     writer.varint(this.#names.length);
     for (const name of this.#names) {
       writeReplicaId(writer, name);
     }
     writer.varint(this.#runCount);
-    const body = this.#body.finish();
-    writer.varint(body.length);
-    writer.bytes(body);
-    writer.text(this.#contents.join(''));
+    writer.bytes(this.#body.finish());
+    writer.text(text, utf16);
     writer.varint(deletes.length);
     let previousAgent = 0;
     let previousEnd = 0;
@@ -1629,16 +1644,14 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
   if (reader.byte() !== updateMagic || reader.byte() !== formatVersion) {
     throw new CrdtEncodingError('Not an encoded text update or state (or of an unknown format).');
   }
-  const kind = reader.byte();
+  const kindByte = reader.byte();
+  const kind = kindByte & ~kindFlagUtf16;
   if (kind !== kindState && kind !== kindDelta) {
-    throw new CrdtEncodingError(`text update: unknown kind ${kind}.`);
+    throw new CrdtEncodingError(`text update: unknown kind ${kindByte}.`);
   }
   const names = readNames(reader);
   const agentCount = names.length;
   const runCount = reader.varintAtMost(reader.remaining / 2, 'run count');
-  const bodyLength = reader.varintAtMost(reader.remaining, 'run bytes');
-  const body = new TextByteReader(reader.sliceBytes(bodyLength), 'text update runs');
-  const text = reader.text();
   const agents: number[] = [];
   const seqs: number[] = [];
   const lengths: number[] = [];
@@ -1661,7 +1674,7 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
     return value;
   };
   for (let index = 0; index < runCount; index += 1) {
-    const flags = body.byte();
+    const flags = reader.byte();
     let agent: number;
     if ((flags & flagSameAgent) !== 0) {
       if (previousAgent === none) {
@@ -1669,11 +1682,11 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
       }
       agent = previousAgent;
     } else {
-      agent = agentOf(body.varint());
+      agent = agentOf(reader.varint());
     }
     const expected = expectedSeq[agent] as number;
-    const seq = (flags & flagSeqExpected) !== 0 ? expected : expected + body.signedVarint();
-    const length = body.varint();
+    const seq = (flags & flagSeqExpected) !== 0 ? expected : expected + reader.signedVarint();
+    const length = reader.varint();
     if (seq < 0 || length < 1 || seq + length > Number.MAX_SAFE_INTEGER) {
       throw new CrdtEncodingError(`text update: run ${index} has ids out of range.`);
     }
@@ -1684,14 +1697,11 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
         throw new CrdtEncodingError(`text update: run ${index} has contradictory flags.`);
       }
     } else if ((flags & flagLeftIsPrevious) !== 0) {
-      if (previousAgent === none) {
-        throw new CrdtEncodingError('text update: the first run refers to a previous one.');
-      }
-      leftAgent = previousAgent;
-      leftSeq = previousSeq + previousLength - 1;
+      leftAgent = previousAgent === none ? agent : previousAgent;
+      leftSeq = previousAgent === none ? seq - 1 : previousSeq + previousLength - 1;
     } else {
-      leftAgent = agentOf(body.varint());
-      leftSeq = leftAgent === agent ? seq - 1 - body.signedVarint() : body.varint();
+      leftAgent = agentOf(reader.varint());
+      leftSeq = leftAgent === agent ? seq - 1 - reader.signedVarint() : reader.varint();
     }
     let rightAgent = none;
     let rightSeq = 0;
@@ -1710,8 +1720,8 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
       }
       rightAgent = -2; // resolved below, once the next run is read
     } else if (rightFlags === 0) {
-      rightAgent = agentOf(body.varint());
-      rightSeq = rightAgent === agent ? body.signedVarint() + seq + length : body.varint();
+      rightAgent = agentOf(reader.varint());
+      rightSeq = rightAgent === agent ? reader.signedVarint() + seq + length : reader.varint();
     } else {
       throw new CrdtEncodingError(`text update: run ${index} has contradictory flags.`);
     }
@@ -1740,7 +1750,7 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
     previousRightAgent = rightAgent === -2 ? none : rightAgent;
     previousRightSeq = rightSeq;
   }
-  body.end();
+  const text = reader.text((kindByte & kindFlagUtf16) !== 0);
   if (visible !== text.length) {
     throw new CrdtEncodingError(
       `text update: the runs hold ${visible} characters but the text has ${text.length}.`,
