@@ -1,9 +1,12 @@
 /**
- * `distkit/check`: a linearizability checker. Read a history ({@link parseJepsenLog},
+ * `distkit/check`: consistency checkers. Read a history ({@link parseJepsenLog},
  * {@link parseJepsenEdn}, {@link parseJsonLinesHistory}, or build {@link Operation}s
  * yourself), pick a sequential model ({@link casRegisterModel}, {@link kvModel}, ...) and
- * call {@link checkLinearizability}: the verdict is `'ok'`, `'violation'` with an
- * explanation a person can follow, or `'unknown'` when the search ran out of budget.
+ * call {@link checkLinearizability} or {@link checkSequentialConsistency}: the verdict is
+ * `'ok'`, `'violation'` with an explanation a person can follow, or `'unknown'` when the
+ * search ran out of budget. For weaker stores and histories whose written values are
+ * unique, {@link checkCausalConsistency} and the session checkers
+ * ({@link checkSessionGuarantees}, ...) judge the smaller promises.
  *
  * Pure computation: no files, no timers. Readers take strings; time budgets take an
  * injected {@link Clock}.
