@@ -169,7 +169,8 @@ interface DeleteRange {
 interface DecodedUpdate {
   readonly kind: number;
   readonly names: TextReplicaId[];
-  readonly runs: Run[];
+  /** Not in a document yet: their block is {@link detachedBlock}. */
+  readonly runs: Piece[];
   readonly deletes: DeleteRange[];
 }
 
@@ -1273,34 +1274,23 @@ export class TextDocument {
     let block = new Block();
     blocks.push(block);
     let length = 0;
-    for (const run of decoded.runs) {
+    for (const piece of decoded.runs) {
       if (block.pieces.length >= blockPieceCountMax / 2) {
         block = new Block();
         blocks.push(block);
       }
-      const piece = new Piece(
-        run.agent,
-        run.seq,
-        run.length,
-        run.leftAgent,
-        run.leftSeq,
-        run.rightAgent,
-        run.rightSeq,
-        run.deleted,
-        run.content,
-        block,
-      );
+      piece.block = block;
       block.pieces.push(piece);
-      if (!run.deleted) {
-        block.visibleLength += run.length;
-        length += run.length;
+      if (!piece.deleted) {
+        block.visibleLength += piece.length;
+        length += piece.length;
       }
-      (agentRuns[run.agent] as Piece[]).push(piece);
+      (agentRuns[piece.agent] as Piece[]).push(piece);
     }
     const known: number[] = [];
     for (let agent = 0; agent < count; agent += 1) {
-      const pieces = agentRuns[agent] as Piece[];
-      pieces.sort((left, right) => left.seq - right.seq);
+      const pieces = sortBySeq(agentRuns[agent] as Piece[]);
+      agentRuns[agent] = pieces;
       let expected = 0;
       let previous: Piece | null = null;
       for (const piece of pieces) {
@@ -1389,6 +1379,34 @@ function continues(left: Piece, right: Piece): boolean {
     left.rightSeq === right.rightSeq &&
     left.deleted === right.deleted
   );
+}
+
+/** Where decoded pieces point until a document adopts them. */
+const detachedBlock = new Block();
+
+const sortIndexBits = 2 ** 21;
+const sortSeqLimit = 2 ** 31;
+
+/**
+ * `pieces` in seq order. Packs seq and position into one number and sorts a
+ * Float64Array (a native numeric sort, several times faster than a comparator) when
+ * both fit; otherwise sorts with a comparator.
+ */
+function sortBySeq(pieces: Piece[]): Piece[] {
+  const count = pieces.length;
+  if (count < sortIndexBits && pieces.every((piece) => piece.seq < sortSeqLimit)) {
+    const keys = new Float64Array(count);
+    for (let index = 0; index < count; index += 1) {
+      keys[index] = (pieces[index] as Piece).seq * sortIndexBits + index;
+    }
+    keys.sort();
+    const sorted = new Array<Piece>(count);
+    for (let index = 0; index < count; index += 1) {
+      sorted[index] = pieces[(keys[index] as number) % sortIndexBits] as Piece;
+    }
+    return sorted;
+  }
+  return pieces.sort((left, right) => left.seq - right.seq);
 }
 
 /** The first piece in `block` or a later block; null at the end of the document. */
@@ -1756,7 +1774,7 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
       `text update: the runs hold ${visible} characters but the text has ${text.length}.`,
     );
   }
-  const runs: Run[] = new Array(runCount);
+  const runs: Piece[] = new Array(runCount);
   let offset = 0;
   previousRightAgent = none;
   for (let index = 0; index < runCount; index += 1) {
@@ -1771,7 +1789,7 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
       rights[index] = rightAgent;
       rightSeqs[index] = rightSeq;
     }
-    runs[index] = new Run(
+    runs[index] = new Piece(
       agents[index] as number,
       seqs[index] as number,
       length,
@@ -1781,6 +1799,7 @@ function decodeUpdate(bytes: Uint8Array): DecodedUpdate {
       rightSeq,
       deleted,
       deleted ? '' : text.slice(offset, offset + length),
+      detachedBlock,
     );
     if (!deleted) {
       offset += length;
