@@ -333,8 +333,11 @@ function findCycle(graph: CausalGraph, sorted: Int32Array): number[] {
     node = previous;
   }
   const cycle = walk.slice(seenAt[node]).reverse();
-  cycle.push(cycle[0] as number);
-  return cycle;
+  // Start at an operation, not a join node: every cycle has a reads-from edge.
+  const start = cycle.findIndex((member) => graph.entryOf(member) !== undefined);
+  const rotated = [...cycle.slice(start), ...cycle.slice(0, start)];
+  rotated.push(rotated[0] as number);
+  return rotated;
 }
 
 /** The links between the operations of a path of nodes; join nodes mean session order. */

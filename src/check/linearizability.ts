@@ -710,7 +710,12 @@ function realTimeFrontier(operations: readonly Operation[]): PlacementFrontier {
   };
 }
 
-function searchPartition<State>(
+/**
+ * Searches one partition for a linearization.
+ *
+ * @internal
+ */
+export function searchPartition<State>(
   model: Model<State>,
   key: string | undefined,
   partitionOperations: readonly Operation[],

@@ -270,6 +270,27 @@ describe('regressions', () => {
   });
 });
 
+describe('the linearizability search tried first', () => {
+  it('accepts a linearizable history through it, with the steps counted', () => {
+    const history = [
+      ok(0, 'write', 0, 2, { input: 1 }),
+      ok(1, 'read', 1, 3, { output: 1 }),
+      ok(1, 'read', 4, 5, { output: 1 }),
+    ];
+    const result = checkSequentialConsistency(registerModel(), history);
+    assert.equal(result.verdict, 'ok');
+    assert.ok(result.stepCount >= 3);
+  });
+
+  it('is skipped when a process begins an operation at the instant its previous one completed', () => {
+    // Linearizability takes the touching read and write as concurrent (write first);
+    // program order puts the read first, where 1 was never written.
+    const history = [ok(0, 'read', 0, 1, { output: 1 }), ok(0, 'write', 1, 2, { input: 1 })];
+    assert.equal(checkLinearizability(registerModel(), history).verdict, 'ok');
+    assert.equal(checkSequentialConsistency(registerModel(), history).verdict, 'violation');
+  });
+});
+
 describe('bad input', () => {
   it('rejects a process running two operations at once, naming both', () => {
     const history = [ok(0, 'write', 0, 10, { input: 1 }), ok(0, 'read', 5, 6, { output: 1 })];
