@@ -146,6 +146,20 @@ describe('checkCausalConsistency', () => {
     assert.match(result.message, /CyclicCO/);
   });
 
+  it('reports a cycle through two sessions, starting at an operation', () => {
+    // Each session reads the value the other writes only after that read.
+    const history = [
+      get('A', 'x', '1', 0),
+      get('B', 'x', '2', 0),
+      put('B', 'x', '1', 2),
+      put('A', 'x', '2', 2),
+    ];
+    const [violation] = violations(checkCausalConsistency(history)).violations;
+    assert.equal(violation?.pattern, 'cyclic-causal-order');
+    assert.equal(violation?.operations.length, 4);
+    assert.equal(violation?.links.at(-1)?.to, violation?.links[0]?.from);
+  });
+
   it('checks a register history without keys, and read-your-writes as a special case', () => {
     const register = (process: Client, kind: string, value: number | null, time: number) =>
       kind === 'write'
@@ -429,4 +443,126 @@ describe('causal consistency properties', () => {
       { numRuns: 1_000 },
     );
   });
+
+  it('finds exactly the patterns a naive transitive closure finds, on small histories', () => {
+    const operationArbitrary = fc.record({
+      process: fc.integer({ min: 0, max: 3 }),
+      // Processes 2 and 3 share a session, so its operations may overlap in time.
+      isWrite: fc.boolean(),
+      key: fc.constantFrom('x', 'y'),
+      pick: fc.nat(),
+      start: fc.integer({ min: 0, max: 30 }),
+      length: fc.integer({ min: 1, max: 6 }),
+      status: fc.constantFrom('ok', 'ok', 'ok', 'unknown', 'fail'),
+    });
+    fc.assert(
+      fc.property(fc.array(operationArbitrary, { maxLength: 10 }), (steps) => {
+        const freeAt = [0, 0, 0, 0];
+        const written: Record<string, string[]> = { x: [''], y: [''] };
+        steps.forEach((step, index) => {
+          if (step.isWrite && step.status !== 'fail') {
+            written[step.key]?.push(`v${index}`);
+          }
+        });
+        const history: SessionOperation[] = steps.map((step, index) => {
+          const invokeTime = (freeAt[step.process] as number) + step.start;
+          freeAt[step.process] = invokeTime + step.length + 1;
+          const values = written[step.key] as string[];
+          const base = step.isWrite
+            ? put(step.process, step.key, `v${index}`, invokeTime)
+            : get(step.process, step.key, values[step.pick % values.length] as string, invokeTime);
+          const session = step.process >= 2 ? { session: 'shared' } : {};
+          const ended = { ...base, ...session, returnTime: invokeTime + step.length };
+          if (step.status === 'unknown') {
+            const { returnTime: _returnTime, output: _output, ...open } = ended;
+            return { ...open, status: 'unknown' };
+          }
+          return { ...ended, status: step.status as 'ok' | 'fail' };
+        });
+        const expected = naiveCausalPatterns(history);
+        const result = checkCausalConsistency(history);
+        if (expected.cyclic) {
+          assert.equal(result.verdict, 'violation');
+          if (result.verdict === 'violation') {
+            const links = result.violations[0]?.links ?? [];
+            assert.equal(result.violations[0]?.pattern, 'cyclic-causal-order');
+            assert.equal(links.at(-1)?.to, links[0]?.from, 'the cycle closes');
+          }
+          return;
+        }
+        const found =
+          result.verdict === 'violation'
+            ? result.violations.map(
+                (violation) =>
+                  `${violation.pattern} ${JSON.stringify(violation.operations.at(-1))}`,
+              )
+            : [];
+        assert.deepEqual(found, expected.patterns, JSON.stringify(history));
+        for (const violation of result.verdict === 'violation' ? result.violations : []) {
+          violation.links.slice(1).forEach((link, index) => {
+            const previous = violation.links[index];
+            assert.equal(previous?.to, link.from, 'the links form one chain');
+          });
+        }
+      }),
+      { numRuns: 1_000 },
+    );
+  });
 });
+
+/**
+ * The bad patterns by their definition, over an explicit transitive closure of session
+ * order and reads-from: what the checker computes with join nodes and bitsets.
+ */
+function naiveCausalPatterns(history: readonly SessionOperation[]): {
+  cyclic: boolean;
+  patterns: string[];
+} {
+  const kept = history.filter(
+    (operation) =>
+      operation.status !== 'fail' && (operation.kind === 'put' || operation.status === 'ok'),
+  );
+  const count = kept.length;
+  const reach = kept.map(() => kept.map(() => false));
+  const end = (operation: Operation) =>
+    operation.status === 'ok' ? (operation.returnTime as number) : Number.POSITIVE_INFINITY;
+  kept.forEach((from, i) => {
+    kept.forEach((to, j) => {
+      const sameSession = (from.session ?? from.process) === (to.session ?? to.process);
+      const sessionOrder = i !== j && sameSession && end(from) <= to.invokeTime;
+      const readsFrom =
+        from.kind === 'put' && to.kind === 'get' && from.key === to.key && from.input === to.output;
+      (reach[i] as boolean[])[j] = sessionOrder || readsFrom;
+    });
+  });
+  for (let k = 0; k < count; k += 1) {
+    for (let i = 0; i < count; i += 1) {
+      for (let j = 0; j < count; j += 1) {
+        if (reach[i]?.[k] && reach[k]?.[j]) {
+          (reach[i] as boolean[])[j] = true;
+        }
+      }
+    }
+  }
+  if (kept.some((_operation, i) => reach[i]?.[i])) {
+    return { cyclic: true, patterns: [] };
+  }
+  const patterns: string[] = [];
+  kept.forEach((read, r) => {
+    if (read.kind !== 'get') {
+      return;
+    }
+    const writes = kept
+      .map((write, w) => ({ write, w }))
+      .filter(({ write }) => write.kind === 'put' && write.key === read.key);
+    const source = writes.find(({ write }) => write.input === read.output);
+    if (source === undefined) {
+      if (writes.some(({ w }) => reach[w]?.[r])) {
+        patterns.push(`write-causal-order-initial-read ${JSON.stringify(read)}`);
+      }
+    } else if (writes.some(({ w }) => w !== source.w && reach[source.w]?.[w] && reach[w]?.[r])) {
+      patterns.push(`write-causal-order-read ${JSON.stringify(read)}`);
+    }
+  });
+  return { cyclic: false, patterns };
+}
