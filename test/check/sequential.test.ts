@@ -202,24 +202,20 @@ describe('sequential consistency against linearizability', () => {
 });
 
 describe('operations of unknown outcome', () => {
+  /** Process 0's write of 1 times out, then it writes 2; process 1 reads `outputs`. */
+  const timedOutThenWrite = (outputs: readonly number[]): Operation[] => [
+    unknown(0, 'write', 0, { input: 1 }),
+    ok(0, 'write', 5, 6, { input: 2 }),
+    ...outputs.map((output, index) => ok(1, 'read', 10 + 2 * index, 11 + 2 * index, { output })),
+  ];
+
   it('may take effect late, after later operations of their own process', () => {
-    const history = [
-      unknown(0, 'write', 0, { input: 1 }),
-      ok(0, 'write', 5, 6, { input: 2 }),
-      ok(1, 'read', 10, 11, { output: 2 }),
-      ok(1, 'read', 12, 13, { output: 1 }),
-    ];
+    const history = timedOutThenWrite([2, 1]);
     assert.equal(checkSequentialConsistency(registerModel(), history).verdict, 'ok');
   });
 
   it('take effect at most once', () => {
-    const history = [
-      unknown(0, 'write', 0, { input: 1 }),
-      ok(0, 'write', 5, 6, { input: 2 }),
-      ok(1, 'read', 10, 11, { output: 1 }),
-      ok(1, 'read', 12, 13, { output: 2 }),
-      ok(1, 'read', 14, 15, { output: 1 }),
-    ];
+    const history = timedOutThenWrite([1, 2, 1]);
     assert.equal(checkSequentialConsistency(registerModel(), history).verdict, 'violation');
   });
 
