@@ -121,6 +121,12 @@ function connectedParts(partitions: readonly HistoryPartition[]): ConnectedPart[
  * process that no order can place next, and its `candidates` are the next operation of
  * every process.
  *
+ * Each part is first searched for a linearization (per key, as linearizability is
+ * local), which keeps program order unless a process begins an operation at the instant
+ * its previous one completed; only when there is none does the program-order search run,
+ * trying operations in invocation order. Both draw on one step budget. The problem is
+ * NP-complete: expect `'unknown'` sooner than from {@link checkLinearizability}.
+ *
  * @example
  * ```ts
  * const result = checkSequentialConsistency(registerModel(), operations);
