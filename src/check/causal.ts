@@ -84,7 +84,8 @@ export interface CausalViolation {
 export interface CausalCheckOptions extends SessionCheckOptions {
   /**
    * Most operations the check accepts; a longer history gets verdict `'unknown'`. The
-   * memory is about `operationCountMax² / 8` bytes at the limit. Default 10,000.
+   * memory grows with its square: at most about `operationCountMax² / 4` bytes (25 MB at
+   * the default 10,000).
    */
   readonly operationCountMax?: number;
 }
