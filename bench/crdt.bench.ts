@@ -28,29 +28,9 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { TextDocument } from 'distkit/crdt';
 import * as Y from 'yjs';
-import type * as TextModule from '../src/crdt/text.js';
 import { type Comparison, runBenchmarks } from './harness.js';
-
-/**
- * The text CRDT from the build, through `distkit/crdt` once the module index exports it,
- * until then from its own file in dist/ (a computed specifier, so the typecheck does not
- * need dist/).
- */
-async function loadTextModule(): Promise<typeof TextModule> {
-  try {
-    const crdt = (await import('distkit/crdt')) as Partial<typeof TextModule>;
-    if (crdt.TextDocument !== undefined) {
-      return crdt as typeof TextModule;
-    }
-  } catch {
-    // distkit/crdt is not in package.json#exports yet.
-  }
-  const builtFile = new URL('../dist/crdt/text.js', import.meta.url).href;
-  return (await import(builtFile)) as typeof TextModule;
-}
-
-const { TextDocument } = await loadTextModule();
 
 type Patch = [number, number, string];
 interface Trace {

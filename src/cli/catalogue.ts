@@ -94,6 +94,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'LWWRegister on hybrid logical clock timestamps; MVRegister keeping concurrent writes',
       'ORMap of counters, sets, registers or enable-wins flags: removal resets what it observed, concurrent updates survive',
       'Sorted JSON encodings with typed errors for malformed input',
+      'TextDocument: a YATA sequence CRDT for text with run-length pieces, a block index, compact binary states and updates, and buffering of updates that arrive early',
     ],
   },
   {

@@ -1,6 +1,6 @@
 /**
  * `distkit/crdt`: conflict-free replicated data types. State-based counters, sets,
- * registers and a map of CRDTs, each with a merge that is commutative, associative and
+ * registers and a map of CRDTs, and a sequence CRDT for text ({@link TextDocument}), each with a merge that is commutative, associative and
  * idempotent, so replicas that have seen the same updates in any order, any number of
  * times, hold the same state. The counters, the OR-Set, the MV-Register and the map have
  * delta mutators: every update returns a small delta that merges like a whole state.
@@ -45,3 +45,11 @@ export {
   TwoPhaseSetError,
   type TwoPhaseSetProblem,
 } from './sets.js';
+export {
+  compareTextReplicaIds,
+  TextDocument,
+  type TextDocumentOptions,
+  type TextReplicaId,
+  type TextVersion,
+  textReplicaIdLengthMax,
+} from './text.js';
