@@ -153,6 +153,54 @@ export class DottedVersionVector<V> {
   }
 
   /**
+   * JSON form: the context as {@link VectorClock.toJSON} gives it, and the siblings as
+   * `[replica, counter, value]`, ordered by dot. Values must be JSON values themselves.
+   */
+  toJSON(): { context: [string, number, number][]; siblings: [string, number, V][] } {
+    return {
+      context: this.#context.toJSON(),
+      siblings: this.#siblings.map((sibling) => [
+        sibling.dot.replica,
+        sibling.dot.counter,
+        sibling.value,
+      ]),
+    };
+  }
+
+  /** Reads the JSON form of {@link DottedVersionVector.toJSON}; throws {@link ClockEncodingError}. */
+  static fromJSON<V>(value: unknown): DottedVersionVector<V> {
+    const record = value as { context?: unknown; siblings?: unknown } | null;
+    if (typeof record !== 'object' || record === null || !Array.isArray(record.siblings)) {
+      throw new ClockEncodingError('DottedVersionVector JSON: expected { context, siblings }.');
+    }
+    const context = VectorClock.fromJSON(record.context);
+    const seen = new Set<string>();
+    const siblings: Sibling<V>[] = record.siblings.map((item: unknown, index) => {
+      if (
+        !Array.isArray(item) ||
+        item.length !== 3 ||
+        typeof item[0] !== 'string' ||
+        item[0] === '' ||
+        !Number.isSafeInteger(item[1]) ||
+        (item[1] as number) < 1
+      ) {
+        throw new ClockEncodingError(
+          `DottedVersionVector JSON: sibling ${index} must be [replica, counter >= 1, value].`,
+        );
+      }
+      const dot = { replica: item[0], counter: item[1] as number };
+      if (!context.covers(dot.replica, dot.counter) || seen.has(dotKey(dot))) {
+        throw new ClockEncodingError(
+          `DottedVersionVector JSON: sibling ${index} has a dot the context does not cover, or a repeated one.`,
+        );
+      }
+      seen.add(dotKey(dot));
+      return { dot, value: item[2] as V };
+    });
+    return new DottedVersionVector(sortSiblings(siblings), context);
+  }
+
+  /**
    * Binary form: the context, then the siblings as (replica, counter, value bytes).
    * `encodeValue` turns a value into bytes.
    */

@@ -269,6 +269,23 @@ describe('DottedVersionVector', () => {
       isClockEncodingError,
     );
     assert.throws(() => key.write('r1', 'v', {} as never), isInvalidArgumentError);
+    const viaJson = DottedVersionVector.fromJSON<string>(JSON.parse(JSON.stringify(key)));
+    assert.deepEqual(viaJson.siblings, key.siblings);
+    assert.equal(viaJson.context.compare(key.context), 'equal');
+    for (const bad of [
+      null,
+      { context: [], siblings: [['r1', 1, 'x']] },
+      {
+        context: [['r1', 1, 0]],
+        siblings: [
+          ['r1', 1, 'x'],
+          ['r1', 1, 'y'],
+        ],
+      },
+      { context: [['r1', 1, 0]], siblings: [['r1', 0, 'x']] },
+    ]) {
+      assert.throws(() => DottedVersionVector.fromJSON(bad), isClockEncodingError);
+    }
   });
 });
 
