@@ -300,7 +300,7 @@ export function indexHistory(
       throw new SessionHistoryError(
         'duplicate-value',
         [earlier.operation, operation],
-        `${describeOperation(earlier.operation)} and ${describeOperation(operation)} write the same value to one key; ${checker} need every written value to be unique per key, so that a read names the one write it saw.`,
+        `${describeOperation(earlier.operation)} and ${describeOperation(operation)} write the same value to one key; every written value must be unique per key for ${checker}, so that a read names the one write it saw.`,
       );
     }
     byValue.set(identity, write);
@@ -353,12 +353,7 @@ export function indexHistory(
   return { reads, writesByKey, sessions };
 }
 
-/**
- * Whether an entry of a session is a read.
- *
- * @internal
- */
-export function isRead(entry: Read | Write): entry is Read {
+function isRead(entry: Read | Write): entry is Read {
   return 'observed' in entry;
 }
 
