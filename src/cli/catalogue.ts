@@ -62,9 +62,12 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
   {
     name: 'check',
     layer: 1,
-    summary: 'Linearizability checking of recorded histories',
+    summary: 'Consistency checkers for recorded histories',
     capabilities: [
       'checkLinearizability: Wing-Gong-Lowe search with memoisation, per-key partitions, step/time/cache budgets (verdict ok, violation or unknown)',
+      'checkSequentialConsistency: the same search constrained by program order only, split only where no process connects the parts',
+      'checkCausalConsistency: causal order from sessions and reads-from; cycles, reads of the initial value after a causally earlier write, and causality inversions, each with the chain that shows it',
+      'Session guarantees (read-your-writes, monotonic reads, monotonic writes, writes-follow-reads), bounded staleness by time and by versions, convergence after quiescence',
       'Violation explanations: the partition key, the longest linearizable prefix, the blocking operation and the candidates that could not be placed',
       'Models: register, cas-register, kv (get/put/append, partitioned per key), counter, set; custom models through the Model interface',
       'Readers: Jepsen log lines, Jepsen EDN events and JSON Lines, with typed errors naming the line',
@@ -135,7 +138,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     summary: 'The distkit command',
     capabilities: [
       'distkit modules: this list',
-      'distkit check FILE --model register|cas-register|kv|counter|set: the linearizability verdict of a Jepsen log, EDN or JSON Lines history (format guessed when --format is left out), the time it took, a short explanation of a violation; exit 0 ok, 1 violation, 2 undecided or malformed input (with the line)',
+      'distkit check FILE --model register|cas-register|kv|counter|set [--consistency linearizable|sequential]: the verdict of a Jepsen log, EDN or JSON Lines history (format guessed when --format is left out), the time it took, a short explanation of a violation; exit 0 ok, 1 violation, 2 undecided or malformed input (with the line)',
       'distkit check --html OUT.html: a self-contained timeline of the history, per key and process, with the point where every order fails highlighted',
       'distkit --help, distkit --version',
     ],

@@ -10,6 +10,7 @@ import {
   type CheckResult,
   casRegisterModel,
   checkLinearizability,
+  checkSequentialConsistency,
   counterModel,
   describeOperation,
   isHistoryFormatError,
@@ -114,9 +115,21 @@ function parseHistory(format: HistoryFormat, text: string): Operation[] {
   }
 }
 
+/** The consistency models `distkit check --consistency` can judge a history against. */
+export const checkConsistencyNames = ['linearizable', 'sequential'] as const;
+
+/** One of {@link checkConsistencyNames}. */
+export type CheckConsistencyName = (typeof checkConsistencyNames)[number];
+
+const consistencyWords: Record<CheckConsistencyName, string> = {
+  linearizable: 'linearizable',
+  sequential: 'sequentially consistent',
+};
+
 interface CheckArguments {
   readonly file: string;
   readonly model: CheckModelName;
+  readonly consistency: CheckConsistencyName;
   readonly format: HistoryFormat | undefined;
   readonly html: string | undefined;
   readonly stepCountMax: number | undefined;
@@ -125,7 +138,7 @@ interface CheckArguments {
 function parseArguments(args: readonly string[]): CheckArguments | string {
   let file: string | undefined;
   const values = new Map<string, string>();
-  const known = new Set(['--model', '--format', '--html', '--step-count-max']);
+  const known = new Set(['--model', '--consistency', '--format', '--html', '--step-count-max']);
   for (let index = 0; index < args.length; index += 1) {
     const arg = args[index] as string;
     if (arg.startsWith('--')) {
@@ -161,6 +174,10 @@ function parseArguments(args: readonly string[]): CheckArguments | string {
   if (!(checkModelNames as readonly string[]).includes(model)) {
     return `unknown model ${model}; use one of ${checkModelNames.join(', ')}.`;
   }
+  const consistency = values.get('--consistency') ?? 'linearizable';
+  if (!(checkConsistencyNames as readonly string[]).includes(consistency)) {
+    return `unknown consistency ${consistency}; use one of ${checkConsistencyNames.join(', ')}.`;
+  }
   const format = values.get('--format');
   if (format !== undefined && !(formats as readonly string[]).includes(format)) {
     return `unknown format ${format}; use one of ${formats.join(', ')}, or leave it out to guess.`;
@@ -176,6 +193,7 @@ function parseArguments(args: readonly string[]): CheckArguments | string {
   return {
     file,
     model: model as CheckModelName,
+    consistency: consistency as CheckConsistencyName,
     format: format as HistoryFormat | undefined,
     html: values.get('--html'),
     stepCountMax,
@@ -190,7 +208,10 @@ function formatMs(ms: number): string {
   return ms < 10 ? ms.toFixed(2) : ms < 1000 ? ms.toFixed(1) : ms.toFixed(0);
 }
 
-function explainViolation(result: CheckResult & { verdict: 'violation' }): string[] {
+function explainViolation(
+  result: CheckResult & { verdict: 'violation' },
+  consistency: CheckConsistencyName,
+): string[] {
   const { explanation } = result;
   const lines: string[] = [];
   if (explanation.key !== undefined) {
@@ -201,7 +222,9 @@ function explainViolation(result: CheckResult & { verdict: 'violation' }): strin
     `  the longest order found places ${explanation.linearized.length} of ${total} operations and leaves the state at ${explanation.stateAfterLinearized}`,
   );
   lines.push(
-    `  then ${describeOperation(explanation.blocking)} has completed, so it must already have taken effect, but no order places it`,
+    consistency === 'linearizable'
+      ? `  then ${describeOperation(explanation.blocking)} has completed, so it must already have taken effect, but no order places it`
+      : `  then ${describeOperation(explanation.blocking)} is next in its process's order, but no order places it`,
   );
   lines.push('  operations in flight that could not be placed next:');
   for (const candidate of explanation.candidates.slice(0, candidateLinesMax)) {
@@ -247,11 +270,11 @@ export function runCheckCommand(
   try {
     operations = parseHistory(format, text);
     parsedMs = clock.nowMs();
-    result = checkLinearizability(
-      model,
-      operations,
-      parsed.stepCountMax === undefined ? {} : { stepCountMax: parsed.stepCountMax },
-    );
+    const budget = parsed.stepCountMax === undefined ? {} : { stepCountMax: parsed.stepCountMax };
+    result =
+      parsed.consistency === 'sequential'
+        ? checkSequentialConsistency(model, operations, budget)
+        : checkLinearizability(model, operations, budget);
   } catch (error) {
     if (isHistoryFormatError(error)) {
       const detail = error.message.replace(/^line \d+: /, '');
@@ -271,17 +294,18 @@ export function runCheckCommand(
   const endMs = clock.nowMs();
   const timing = `read in ${formatMs(parsedMs - startMs)} ms, checked in ${formatMs(endMs - parsedMs)} ms`;
   const counts = `${result.operationCount} operations, ${result.partitionCount} ${result.partitionCount === 1 ? 'partition' : 'partitions'}, ${result.stepCount} steps`;
+  const words = consistencyWords[parsed.consistency];
   let code: number;
   if (result.verdict === 'ok') {
     output.writeLine(
-      `ok: ${parsed.file} is linearizable for the ${model.name} model (${counts}; ${timing})`,
+      `ok: ${parsed.file} is ${words} for the ${model.name} model (${counts}; ${timing})`,
     );
     code = checkExitCodes.ok;
   } else if (result.verdict === 'violation') {
     output.writeLine(
-      `violation: ${parsed.file} is not linearizable for the ${model.name} model (${counts}; ${timing})`,
+      `violation: ${parsed.file} is not ${words} for the ${model.name} model (${counts}; ${timing})`,
     );
-    for (const line of explainViolation(result)) {
+    for (const line of explainViolation(result, parsed.consistency)) {
       output.writeLine(line);
     }
     code = checkExitCodes.violation;

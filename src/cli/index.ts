@@ -57,12 +57,14 @@ const usage = `Usage: distkit [command]
 Commands:
   modules        list distkit's modules and what each can do today (the default)
   check FILE --model register|cas-register|kv|counter|set
-                 [--format jepsen|edn|jsonl] [--html OUT.html] [--step-count-max N]
-                 check a recorded history for linearizability; without --format the
+                 [--consistency linearizable|sequential] [--format jepsen|edn|jsonl]
+                 [--html OUT.html] [--step-count-max N]
+                 check a recorded history for linearizability (the default) or
+                 sequential consistency; without --format the
                  format is guessed (.jsonl/.ndjson/.json: JSON Lines, .edn: EDN, else a
                  first line starting {" is JSON Lines, { is EDN, anything else Jepsen
                  log lines). --html writes a timeline of the operations.
-                 Exit status: 0 linearizable, 1 not linearizable, 2 undecided (budget
+                 Exit status: 0 consistent, 1 not consistent, 2 undecided (budget
                  exhausted), malformed input (the line is printed) or a usage error.
 
 Options:

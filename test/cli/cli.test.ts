@@ -132,6 +132,36 @@ describe('distkit check', () => {
     assert.match(out, /^ok: fine\.txt is linearizable for the register model \(3 operations/);
   });
 
+  it('judges sequential consistency with --consistency sequential', () => {
+    // The stale read breaks real time only: sequentially consistent, not linearizable.
+    const sequential = runWith(
+      ['check', 'stale.jsonl', '--model', 'register', '--consistency', 'sequential'],
+      { 'stale.jsonl': staleRead },
+    );
+    assert.equal(sequential.code, exitCodes.success);
+    assert.match(
+      sequential.out,
+      /^ok: stale\.jsonl is sequentially consistent for the register model/,
+    );
+    // A process that reads its own write back as the old value breaks program order.
+    const backwards = [
+      '{"process": 1, "type": "invoke", "kind": "write", "value": 1, "time": 0}',
+      '{"process": 1, "type": "ok", "kind": "write", "value": 1, "time": 1}',
+      '{"process": 1, "type": "invoke", "kind": "read", "time": 2}',
+      '{"process": 1, "type": "ok", "kind": "read", "value": null, "time": 3}',
+    ].join('\n');
+    const violated = runWith(
+      ['check', 'back.jsonl', '--model', 'register', '--consistency=sequential'],
+      { 'back.jsonl': backwards },
+    );
+    assert.equal(violated.code, exitCodes.violation);
+    assert.match(
+      violated.out,
+      /^violation: back\.jsonl is not sequentially consistent for the register model/,
+    );
+    assert.match(violated.out, /is next in its process's order/);
+  });
+
   it('prints the line number of malformed input and exits 2', () => {
     const broken = staleRead.replace('{"process": 2, "type": "invoke"', '{"process": 2, "type": ');
     const { code, out, err } = runWith(['check', 'broken.jsonl', '--model', 'register'], {
@@ -162,6 +192,10 @@ describe('distkit check', () => {
       [['check', 'a.log', 'b.log', '--model', 'kv'], /one history file at a time/],
       [['check', 'a.log', '--model'], /--model needs a value/],
       [['check', 'a.log', '--model', 'kv', '--step-count-max', '0'], /positive integer/],
+      [
+        ['check', 'a.log', '--model', 'kv', '--consistency', 'causal'],
+        /unknown consistency causal/,
+      ],
     ];
     for (const [args, message] of cases) {
       const { code, err } = runWith(args);
