@@ -13,6 +13,7 @@
  */
 
 import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
 import {
   BrokenCircuitError,
   bulkhead,
@@ -26,6 +27,7 @@ import {
   timeout,
   wrap,
 } from 'cockatiel';
+import { systemScheduler } from 'distkit/core';
 import {
   BulkheadPolicy,
   CircuitBreakerPolicy,
@@ -39,7 +41,12 @@ import {
 } from 'distkit/resilience';
 import CircuitBreaker from 'opossum';
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
-import { runBenchmarks } from './harness.js';
+import {
+  type BenchReport,
+  type CaseResult,
+  type ComparisonResult,
+  runBenchmarks,
+} from './harness.js';
 
 // One configuration, mirrored in every library's terms.
 /** Attempts in all, the first included. cockatiel's `maxAttempts` counts retries only. */
@@ -74,6 +81,43 @@ function notRejected(value: unknown): never {
 }
 function rejectionOf(error: unknown): unknown {
   return error;
+}
+
+// Lower bounds. A policy that must see how the work ended (a retry, a breaker, a bulkhead)
+// attaches at least one reaction to the work's promise, and `execute` returns a promise, so
+// it costs at least a bare call plus one `.then`. A timeout must also read the clock, hold a
+// promise it can reject before the work settles, and keep a timer entry. The floors below do
+// exactly that with shared callbacks and nothing else: no policy can be cheaper, so a peer's
+// time over a floor's is the best throughput ratio any implementation could reach.
+function passValue(value: number): number {
+  return value;
+}
+function rethrow(error: unknown): never {
+  throw error;
+}
+/** One `.then` on the work's promise: the least a policy that watches outcomes can do. */
+function thenFloor(): Promise<number> {
+  return work().then(passValue, rethrow);
+}
+function ignoreTimer(): void {}
+let capturedResolve: (value: number) => void = ignoreTimer;
+let capturedReject: (error: unknown) => void = ignoreTimer;
+function captureResolvers(resolve: (value: number) => void, reject: (error: unknown) => void) {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+/**
+ * The least a timeout can do: read the clock, put a task on the shared scheduler, make a
+ * promise it could reject, settle it from one reaction to the work's promise and cancel
+ * the task. The task's callback is shared and the reaction forwards straight to the
+ * promise's own resolving functions, so it cannot reject anything: a floor, not a timeout.
+ */
+function timeoutFloor(): Promise<number> {
+  const task = systemScheduler.scheduleAt(systemScheduler.clock.nowMs() + timeoutMs, ignoreTimer);
+  const promise = new Promise<number>(captureResolvers);
+  work().then(capturedResolve, capturedReject);
+  task.cancel();
+  return promise;
 }
 
 /**
@@ -211,6 +255,8 @@ const pipelineCockatiel = wrap(
 // Each contender's success path: one work call per iteration, and its value passed back.
 const successCases: readonly (readonly [string, () => Promise<unknown>])[] = [
   ['bare', () => work()],
+  ['floor: one .then', thenFloor],
+  ['floor: timeout', timeoutFloor],
   ['distkit retry', () => retryDistkit.execute(work)],
   ['cockatiel retry', () => retryCockatiel.execute(work)],
   ['distkit breaker', () => breakerDistkit.execute(work)],
@@ -329,9 +375,23 @@ assert.equal(manySyncDistkit.keyCount, keyCount);
 assert.equal(manyAsyncDistkit.keyCount, keyCount);
 
 const bare = { name: 'bare await work() (no policy)', run: () => work() };
+const thenFloorCase = {
+  name: 'floor: bare call + one .then (no policy can be cheaper)',
+  run: thenFloor,
+};
+const timeoutFloorCase = {
+  name: 'floor: bare call + clock read + timer task + rejectable promise',
+  run: timeoutFloor,
+};
+/**
+ * The success-path comparisons measure differences of a few tens of nanoseconds between
+ * cases that each take a few hundred, on machines that other work shares: more and
+ * shorter rounds spread that load over every case.
+ */
+const successPath = { roundCount: 15, timeBudgetMs: 4_500 } as const;
 const workCallsBefore = workCallCount;
 
-await runBenchmarks({
+const report = await runBenchmarks({
   module: 'resilience',
   comparisons: [
     {
@@ -340,7 +400,9 @@ await runBenchmarks({
       peers: [
         { name: 'cockatiel retry(handleAll)', run: () => retryCockatiel.execute(work) },
         bare,
+        thenFloorCase,
       ],
+      ...successPath,
     },
     {
       title: `Circuit breaker, closed, success path: opens after ${failureCountThreshold} failures in a row`,
@@ -356,7 +418,9 @@ await runBenchmarks({
           run: () => breakerOpossumLean.fire(),
         },
         bare,
+        thenFloorCase,
       ],
+      ...successPath,
     },
     {
       title: `Timeout, success path: ${timeoutMs} ms limit, work resolves at once`,
@@ -371,12 +435,19 @@ await runBenchmarks({
           run: () => timeoutCockatielCooperative.execute(work),
         },
         bare,
+        timeoutFloorCase,
       ],
+      ...successPath,
     },
     {
       title: `Bulkhead, success path: ${concurrencyMax} slots, queue of ${queueCountMax}, one call at a time`,
       distkit: { name: 'distkit BulkheadPolicy', run: () => bulkheadDistkit.execute(work) },
-      peers: [{ name: 'cockatiel bulkhead', run: () => bulkheadCockatiel.execute(work) }, bare],
+      peers: [
+        { name: 'cockatiel bulkhead', run: () => bulkheadCockatiel.execute(work) },
+        bare,
+        thenFloorCase,
+      ],
+      ...successPath,
     },
     {
       title: 'Pipeline retry + breaker + timeout + bulkhead, success path',
@@ -390,7 +461,9 @@ await runBenchmarks({
           run: () => pipelineCockatiel.execute(work),
         },
         bare,
+        timeoutFloorCase,
       ],
+      ...successPath,
     },
     {
       title: 'Open circuit breaker: reject a call without running it',
@@ -473,3 +546,122 @@ assert.ok(workCallCount > workCallsBefore);
 for (const breaker of [breakerOpossum, breakerOpossumLean, openOpossum, openOpossumLean]) {
   breaker.shutdown();
 }
+
+// Derived figures for the success-path comparisons, from the same run. Each ratio comes
+// three times: from the means (as the harness's ratios), from the medians, and from each
+// case's fastest round (load from other processes only ever adds time, so the fastest of
+// fifteen rounds is the one it disturbed least).
+//
+// - total: a peer's time per call over distkit's (the harness's distkit/peer ratio);
+// - overhead: (peer - bare) / (distkit - bare), what each library adds to a bare call;
+//   null when distkit's time is not above the bare call's;
+// - best possible: a peer's time over the floor's, the total ratio that a policy costing
+//   nothing beyond the floor would reach;
+// - distkit against the bare call: distkit / bare and (distkit - bare) / bare.
+
+/** A ratio from the means, the medians and the fastest rounds; null where it is undefined. */
+interface RatioPair {
+  readonly mean: number | null;
+  readonly median: number | null;
+  readonly fastestRound: number | null;
+}
+
+/** What a ratio is computed from: one case's time per call, by one estimator. */
+type Pick = (entry: CaseResult) => number;
+
+const fastestRoundNs: Pick = (entry) => Math.min(...entry.roundMeansNsPerOp);
+
+interface PeerRatios {
+  readonly peer: string;
+  readonly total: RatioPair;
+  readonly overhead: RatioPair;
+  readonly bestPossibleTotal: RatioPair | null;
+}
+
+interface DerivedComparison {
+  readonly title: string;
+  readonly bareNs: RatioPair;
+  readonly floor: { readonly name: string; readonly overBare: RatioPair } | null;
+  readonly distkitOverBare: RatioPair;
+  readonly distkitOverheadOverBare: RatioPair;
+  readonly peers: readonly PeerRatios[];
+}
+
+function rounded(value: number): number | null {
+  return Number.isFinite(value) ? Number(value.toPrecision(4)) : null;
+}
+
+function derive(comparison: ComparisonResult): DerivedComparison | undefined {
+  const [distkit, ...others] = comparison.cases;
+  const bareCase = others.find((entry) => entry.name === bare.name);
+  if (distkit === undefined || bareCase === undefined) {
+    return undefined;
+  }
+  const floorCase = others.find((entry) => entry.name.startsWith('floor:'));
+  const pair = (compute: (pick: Pick) => number): RatioPair => ({
+    mean: rounded(compute((entry) => entry.meanNsPerOp)),
+    median: rounded(compute((entry) => entry.medianNsPerOp)),
+    fastestRound: rounded(compute(fastestRoundNs)),
+  });
+  const overhead = (pick: Pick, peer: CaseResult): number => {
+    const distkitOverheadNs = pick(distkit) - pick(bareCase);
+    return distkitOverheadNs > 0 ? (pick(peer) - pick(bareCase)) / distkitOverheadNs : Number.NaN;
+  };
+  return {
+    title: comparison.title,
+    bareNs: pair((pick) => pick(bareCase)),
+    floor:
+      floorCase === undefined
+        ? null
+        : { name: floorCase.name, overBare: pair((pick) => pick(floorCase) / pick(bareCase)) },
+    distkitOverBare: pair((pick) => pick(distkit) / pick(bareCase)),
+    distkitOverheadOverBare: pair((pick) => (pick(distkit) - pick(bareCase)) / pick(bareCase)),
+    peers: others
+      .filter((entry) => entry !== bareCase && entry !== floorCase)
+      .map((peer) => ({
+        peer: peer.name,
+        total: pair((pick) => pick(peer) / pick(distkit)),
+        overhead: pair((pick) => overhead(pick, peer)),
+        bestPossibleTotal:
+          floorCase === undefined ? null : pair((pick) => pick(peer) / pick(floorCase)),
+      })),
+  };
+}
+
+function formatPair(value: RatioPair | null): string {
+  if (value === null) {
+    return '';
+  }
+  const one = (ratio: number | null): string => (ratio === null ? 'n/a' : ratio.toFixed(2));
+  return `${one(value.mean)} / ${one(value.median)} / ${one(value.fastestRound)}`;
+}
+
+function writeDerived(result: BenchReport): void {
+  const derived = result.comparisons
+    .map(derive)
+    .filter((entry): entry is DerivedComparison => entry !== undefined);
+  console.log('\nSuccess path, ratios from means / from medians / from the fastest rounds');
+  for (const entry of derived) {
+    console.log(`\n${entry.title}`);
+    console.log(
+      `  distkit / bare ${formatPair(entry.distkitOverBare)}; ` +
+        `(distkit - bare) / bare ${formatPair(entry.distkitOverheadOverBare)}` +
+        (entry.floor === null ? '' : `; floor / bare ${formatPair(entry.floor.overBare)}`),
+    );
+    for (const peer of entry.peers) {
+      console.log(
+        `  ${peer.peer}: total ${formatPair(peer.total)}, overhead ${formatPair(peer.overhead)}` +
+          (peer.bestPossibleTotal === null
+            ? ''
+            : `, best possible total ${formatPair(peer.bestPossibleTotal)}`),
+      );
+    }
+  }
+  // The harness has written the file; add the derived figures as a field of their own.
+  writeFileSync(
+    new URL('./results/resilience.json', import.meta.url),
+    `${JSON.stringify({ ...result, successPathDerived: derived }, null, 2)}\n`,
+  );
+}
+
+writeDerived(report);

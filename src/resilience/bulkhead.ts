@@ -22,13 +22,18 @@ import {
 } from '../core/index.js';
 import {
   contextFrom,
+  delegateStep,
   type ExecutionContext,
+  enterStep,
+  leaveStep,
   type Policy,
   type PolicyContext,
   type PolicyWork,
   runStep,
   runSteps,
   type StepPolicy,
+  StepRejection,
+  type StepRun,
 } from './policy.js';
 import { holdUntilSettled } from './settle.js';
 
@@ -307,6 +312,30 @@ export class BulkheadPolicy implements Policy {
       return this.#run(work, steps, index, parentContext);
     }
     return this.#wait(work, steps, index, parentContext);
+  }
+
+  /** @internal */
+  [enterStep](
+    _run: StepRun,
+    _layer: number,
+    context: ExecutionContext,
+  ): ExecutionContext | StepRejection | typeof delegateStep {
+    const abortedError = context.abortError();
+    if (abortedError !== undefined) {
+      return new StepRejection(abortedError);
+    }
+    if (this.#inflightCount < this.#concurrencyMax) {
+      this.#inflightCount += 1;
+      return context;
+    }
+    // No free slot: wait (or be rejected) on the general path.
+    return delegateStep;
+  }
+
+  /** @internal */
+  [leaveStep](): undefined {
+    this.#release();
+    return undefined;
   }
 
   /** Runs `work` in a slot already counted, and frees the slot when the work settles. */

@@ -48,14 +48,19 @@ import {
 } from './breaker-strategies.js';
 import {
   contextFrom,
+  delegateStep,
   type ExecutionContext,
+  enterStep,
   innerStepOf,
+  leaveStep,
   type Policy,
   type PolicyContext,
   type PolicyWork,
   runStep,
   runSteps,
   type StepPolicy,
+  StepRejection,
+  type StepRun,
 } from './policy.js';
 import { isThenable } from './timeout.js';
 
@@ -515,6 +520,46 @@ export class CircuitBreakerPolicy implements Policy {
         throw error;
       },
     );
+  }
+
+  /** @internal */
+  [enterStep](
+    run: StepRun,
+    layer: number,
+    context: ExecutionContext,
+  ): ExecutionContext | StepRejection | typeof delegateStep {
+    if (
+      this.#slowCallDurationMs !== undefined ||
+      this.#succeeded.listenerCount !== 0 ||
+      this.#failed.listenerCount !== 0
+    ) {
+      // Timed calls keep a start time: the general path has room for it.
+      return delegateStep;
+    }
+    const abortedError = context.abortError();
+    if (abortedError !== undefined) {
+      return new StepRejection(abortedError);
+    }
+    if (this.#state !== closed) {
+      const rejection = this.#admit();
+      if (rejection !== undefined) {
+        this.#rejected.emit(rejection);
+        return new StepRejection(rejection);
+      }
+    }
+    run.setDatumAt(layer, this.#generation);
+    return context;
+  }
+
+  /** @internal */
+  [leaveStep](run: StepRun, layer: number, failed: boolean, outcome: unknown): undefined {
+    const generation = run.datumAt(layer) as number;
+    if (failed) {
+      this.#settleError(generation, Number.NaN, run.contextAt(layer), outcome);
+    } else {
+      this.#settleValue(generation, Number.NaN, outcome);
+    }
+    return undefined;
   }
 
   /** Rejects every call until {@link CircuitBreakerPolicy.reset}. */

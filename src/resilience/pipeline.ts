@@ -7,13 +7,17 @@
  */
 
 import { InvalidArgumentError } from '../core/index.js';
+import { fusedLayerCountMax, PipelineRun } from './pipeline-run.js';
 import {
   contextFrom,
+  type FusedStepPolicy,
+  isFusedStep,
   type Policy,
   type PolicyContext,
   type PolicyWork,
   runStep,
   type StepPolicy,
+  settlesEarly,
   stepOf,
 } from './policy.js';
 
@@ -29,6 +33,10 @@ export class PipelinePolicy implements Policy {
   readonly policies: readonly Policy[];
   /** The policies as steps: distkit's own as they are, others behind an adapter. */
   readonly #steps: readonly StepPolicy[];
+  /** How many steps, from the outermost, a call enters and leaves without a promise of their own. */
+  readonly #fusedCount: number;
+  /** Whether one of those steps may fail a call before its work settles (a timeout). */
+  readonly #settlesEarly: boolean;
 
   constructor(policies: readonly Policy[]) {
     const flat: Policy[] = [];
@@ -46,7 +54,21 @@ export class PipelinePolicy implements Policy {
       }
     });
     this.policies = flat;
-    this.#steps = flat.map(stepOf);
+    const steps = flat.map(stepOf);
+    this.#steps = steps;
+    let fusedCount = 0;
+    while (
+      fusedCount < steps.length &&
+      fusedCount < fusedLayerCountMax &&
+      isFusedStep(steps[fusedCount] as StepPolicy)
+    ) {
+      fusedCount += 1;
+    }
+    // One fused step alone gains nothing over its own path, which makes fewer objects.
+    this.#fusedCount = fusedCount >= 2 ? fusedCount : 0;
+    this.#settlesEarly = steps
+      .slice(0, fusedCount)
+      .some((step) => (step as FusedStepPolicy)[settlesEarly] === true);
   }
 
   execute<T>(work: PolicyWork<T>, parent?: AbortSignal | PolicyContext): Promise<T> {
@@ -59,9 +81,19 @@ export class PipelinePolicy implements Policy {
         ? Promise.resolve().then(() => work(context))
         : Promise.reject(abortedError);
     }
+    const steps = this.#steps;
+    if (this.#fusedCount > 0) {
+      // distkit's own policies, from the outermost: one promise and one reaction to the
+      // work's promise for all of them (see pipeline-run.ts).
+      return new PipelineRun(
+        work as PolicyWork<unknown>,
+        steps,
+        this.#fusedCount,
+        this.#settlesEarly,
+      ).start(contextFrom(parent)) as Promise<T>;
+    }
     // Each step runs the rest of the pipeline as its work through runStep, which makes no
     // closure per policy per call (only a policy of another library gets one).
-    const steps = this.#steps;
     return (steps[0] as StepPolicy)[runStep](work, steps, 1, parent);
   }
 }

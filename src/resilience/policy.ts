@@ -75,6 +75,79 @@ export interface StepPolicy extends Policy {
 }
 
 /**
+ * The keys of the methods through which a pipeline runs one of distkit's policies without
+ * a promise of its own: `policy[enterStep](run, layer, context)` admits a call
+ * synchronously and returns the context for the layers inside it, a
+ * {@link StepRejection} when it turns the call away, or {@link delegateStep} when it
+ * cannot decide synchronously (a bulkhead that must queue, a retry that checks values);
+ * `policy[leaveStep](run, layer, failed, outcome)` is told how the layers inside it ended,
+ * once, and returns `undefined` to pass that outcome outwards unchanged or a promise of
+ * the outcome that replaces it (a retry's further attempts). See `pipeline-run.ts`.
+ *
+ * @internal
+ */
+export const enterStep: unique symbol = Symbol('distkit.resilience.enterStep');
+/** See {@link enterStep}. @internal */
+export const leaveStep: unique symbol = Symbol('distkit.resilience.leaveStep');
+/** Returned by `[enterStep]` to run this layer and those inside it through {@link runStep}. @internal */
+export const delegateStep: unique symbol = Symbol('distkit.resilience.delegateStep');
+
+/**
+ * Set to true on a policy that may fail a call before the work settles (a timeout), so
+ * that a pipeline run makes a promise it can settle by hand.
+ *
+ * @internal
+ */
+export const settlesEarly: unique symbol = Symbol('distkit.resilience.settlesEarly');
+
+/** A layer of a pipeline turned a call away while admitting it. @internal */
+export class StepRejection {
+  constructor(readonly error: unknown) {}
+}
+
+/** What a pipeline's layer sees of the call it runs in. @internal */
+export interface StepRun {
+  /** The work, and the pipeline's steps: a retry runs its further attempts through them. */
+  readonly work: PolicyWork<unknown>;
+  readonly steps: readonly StepPolicy[];
+  /** The context the layer `layer` was entered with. */
+  contextAt(layer: number): ExecutionContext;
+  /** A value the layer keeps between entering and leaving (a generation, a timer). */
+  datumAt(layer: number): unknown;
+  setDatumAt(layer: number, datum: unknown): void;
+  /**
+   * A timeout at `layer` gives up: the layers outside it leave with `error` at once, and
+   * the outcome of the layers inside it, when it comes, stops at `layer`.
+   */
+  failAt(layer: number, error: unknown): void;
+}
+
+/** A policy that a pipeline can run through {@link enterStep} and {@link leaveStep}. @internal */
+export interface FusedStepPolicy extends StepPolicy {
+  readonly [settlesEarly]?: boolean;
+  [enterStep](
+    run: StepRun,
+    layer: number,
+    context: ExecutionContext,
+  ): ExecutionContext | StepRejection | typeof delegateStep;
+  [leaveStep](
+    run: StepRun,
+    layer: number,
+    failed: boolean,
+    outcome: unknown,
+  ): PromiseLike<unknown> | undefined;
+}
+
+/** Whether a step of a pipeline can be entered and left without a promise of its own. @internal */
+export function isFusedStep(step: StepPolicy): step is FusedStepPolicy {
+  return (
+    !(step instanceof ForeignStep) &&
+    typeof (step as Partial<FusedStepPolicy>)[enterStep] === 'function' &&
+    typeof (step as Partial<FusedStepPolicy>)[leaveStep] === 'function'
+  );
+}
+
+/**
  * Whether `policy` runs through {@link runStep}: true when the class that defines its
  * `execute` also defines `[runStep]`, so that a subclass or an instance that overrides
  * `execute` is still called through its `execute`. Checked once, when a pipeline is built.

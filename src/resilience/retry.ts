@@ -34,13 +34,18 @@ import {
 import { type Backoff, ExponentialBackoff } from './backoff.js';
 import {
   contextFrom,
+  delegateStep,
   type ExecutionContext,
+  enterStep,
+  leaveStep,
   type Policy,
   type PolicyContext,
   type PolicyWork,
   runStep,
   runSteps,
   type StepPolicy,
+  StepRejection,
+  type StepRun,
 } from './policy.js';
 import type { RetryBudgetLike } from './retry-budget.js';
 import { isThenable } from './timeout.js';
@@ -534,6 +539,52 @@ export class RetryPolicy implements Policy {
       );
     }
     return Promise.resolve(result);
+  }
+
+  /** @internal */
+  [enterStep](
+    _run: StepRun,
+    _layer: number,
+    context: ExecutionContext,
+  ): ExecutionContext | StepRejection | typeof delegateStep {
+    if (
+      this.#shouldRetryResult !== undefined ||
+      this.#succeeded.listenerCount !== 0 ||
+      this.#failed.listenerCount !== 0
+    ) {
+      return delegateStep;
+    }
+    const abortedError = context.abortError();
+    if (abortedError !== undefined) {
+      return new StepRejection(abortedError);
+    }
+    const budget = this.budget;
+    if (budget !== undefined) {
+      budget.recordRequest();
+    }
+    return context.attempt === 1 ? context : context.derive({ attempt: 1 });
+  }
+
+  /** @internal */
+  [leaveStep](
+    run: StepRun,
+    layer: number,
+    failed: boolean,
+    outcome: unknown,
+  ): PromiseLike<unknown> | undefined {
+    if (!failed) {
+      return undefined;
+    }
+    return this.#retry(
+      run.work,
+      run.steps,
+      layer + 1,
+      run.contextAt(layer),
+      true,
+      outcome,
+      undefined,
+      Number.NaN,
+    );
   }
 
   /** The first attempt when values are checked or durations reported. */

@@ -12,18 +12,25 @@ import {
   type Event,
   requireNumber,
   requireOptions,
+  type ScheduledTask,
   type Scheduler,
   systemScheduler,
 } from '../core/index.js';
 import {
   contextFrom,
+  type delegateStep,
   ExecutionContext,
+  enterStep,
+  leaveStep,
   type Policy,
   type PolicyContext,
   type PolicyWork,
   runStep,
   runSteps,
   type StepPolicy,
+  StepRejection,
+  type StepRun,
+  settlesEarly,
 } from './policy.js';
 
 /** Options for {@link TimeoutPolicy}. */
@@ -114,11 +121,7 @@ export class TimeoutPolicy implements Policy {
       const timer = scheduler.scheduleAt(atMs, () => {
         settled = true;
         const timeoutMs = atMs - nowMs;
-        const error = new DeadlineExceededError(
-          atMs,
-          `The work did not finish within ${timeoutMs} ms; it was aborted. Allow more time ` +
-            'or make the work faster.',
-        );
+        const error = timeoutError(atMs, timeoutMs);
         context.abort(error);
         timedOut.emit({ timeoutMs, attempt: context.attempt });
         reject(error);
@@ -153,6 +156,58 @@ export class TimeoutPolicy implements Policy {
       }
     });
   }
+
+  /** A timeout fails a call before its work settles. @internal */
+  get [settlesEarly](): boolean {
+    return true;
+  }
+
+  /** @internal */
+  [enterStep](
+    run: StepRun,
+    layer: number,
+    parentContext: ExecutionContext,
+  ): ExecutionContext | StepRejection | typeof delegateStep {
+    const abortedError = parentContext.abortError();
+    if (abortedError !== undefined) {
+      return new StepRejection(abortedError);
+    }
+    const scheduler = this.#scheduler;
+    const clock = scheduler.clock;
+    const nowMs = clock.nowMs();
+    const atMs = Math.min(nowMs + this.timeoutMs, parentContext.deadlineAtMsOn(clock));
+    if (atMs <= nowMs) {
+      return new StepRejection(new DeadlineExceededError(atMs));
+    }
+    const context = parentContext.deriveWithDeadline(clock, atMs);
+    const timedOut = this.#timedOut;
+    run.setDatumAt(
+      layer,
+      scheduler.scheduleAt(atMs, () => {
+        const timeoutMs = atMs - nowMs;
+        const error = timeoutError(atMs, timeoutMs);
+        context.abort(error);
+        timedOut.emit({ timeoutMs, attempt: context.attempt });
+        run.failAt(layer, error);
+      }),
+    );
+    return context;
+  }
+
+  /** @internal */
+  [leaveStep](run: StepRun, layer: number): undefined {
+    (run.datumAt(layer) as ScheduledTask).cancel();
+    run.contextAt(layer + 1).release();
+    return undefined;
+  }
+}
+
+function timeoutError(atMs: number, timeoutMs: number): DeadlineExceededError {
+  return new DeadlineExceededError(
+    atMs,
+    `The work did not finish within ${timeoutMs} ms; it was aborted. Allow more time ` +
+      'or make the work faster.',
+  );
 }
 
 /** True for a promise or any object with a `then` method. */
