@@ -57,6 +57,7 @@ export {
   type Event,
   type Listener,
 } from './event.js';
+export { type HeapEntry, IndexedHeap } from './indexed-heap.js';
 export { type Random, SeededRandom, type SeededRandomOptions } from './random.js';
 export {
   checkScheduleArguments,
