@@ -155,9 +155,9 @@ export class FrameDecoder {
     return this.#error;
   }
 
-  /** Bytes held for an incomplete frame (at most 4 + the limit). */
+  /** Bytes received of the incomplete frame, header included (at most 4 + the limit). */
   get bufferedBytes(): number {
-    return this.#body === undefined ? this.#headerFilled : this.#bodyFilled;
+    return this.#body === undefined ? this.#headerFilled : frameHeaderBytes + this.#bodyFilled;
   }
 
   /** Feeds the next chunk of the stream; returns the messages it completed. */
