@@ -108,7 +108,7 @@ describe('WriteAheadLog', () => {
     const wal = await WriteAheadLog.open({
       directory: folder.path,
       pendingCountMax: 4,
-      recordBytesMax: 100,
+      recordBytesMax: 300,
       pendingBytesMax: 1_000,
     });
     const accepted = [
@@ -122,15 +122,15 @@ describe('WriteAheadLog', () => {
     });
     await Promise.all(accepted);
     await wal.append([record('5')]);
-    const big = { type: 0, payload: new Uint8Array(100) };
-    // 9 frames of 117 bytes exceed pendingBytesMax even with nothing else pending.
+    const big = { type: 0, payload: new Uint8Array(300) };
+    // 4 frames of 317 bytes exceed pendingBytesMax even with nothing else pending.
     await assert.rejects(
-      wal.append(Array.from({ length: 9 }, () => big)),
+      wal.append(Array.from({ length: 4 }, () => big)),
       (error: unknown) => isWalQueueFullError(error) && error.limitName === 'pendingBytesMax',
     );
-    assert.deepEqual(await wal.append(Array.from({ length: 4 }, () => big)), {
+    assert.deepEqual(await wal.append(Array.from({ length: 3 }, () => big)), {
       firstIndex: 6,
-      lastIndex: 9,
+      lastIndex: 8,
     });
     await wal.close();
   });
