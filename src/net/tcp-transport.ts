@@ -278,6 +278,13 @@ function decoderReason(error: FrameTooLargeError | FrameMalformedError): Disconn
   return isFrameTooLargeError(error) ? 'frame-too-large' : 'frame-malformed';
 }
 
+/** Whether a TLS error is about the peer's certificate (rather than the network). */
+function isTlsAuthenticationError(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  const text = `${typeof code === 'string' ? code : ''} ${error.message}`;
+  return /CERT|VERIFY|SELF_SIGNED|ERR_SSL|ERR_TLS|alert|certificate/i.test(text);
+}
+
 /** The common name of a TLS peer's certificate, if it presented one. */
 function certificateName(socket: Socket): string | undefined {
   const certificate = (socket as TLSSocket).getPeerCertificate?.();
@@ -468,8 +475,20 @@ export class TcpTransport implements PeerTransport {
             this.#accept,
           );
     this.#server = server;
-    server.on('tlsClientError', () => {
-      // A client with an untrusted certificate never gets a socket; nothing to clean up.
+    server.on('tlsClientError', (error: Error, socket: Socket) => {
+      // A client without a certificate the CA signed never becomes a connection. Node.js
+      // then reports the hang-up; the certificate's verdict is on the socket.
+      const verdict = (socket as TLSSocket).authorizationError;
+      const refused = verdict !== undefined && verdict !== null;
+      this.#events.emit({
+        kind: 'disconnected',
+        peerId: undefined,
+        direction: 'inbound',
+        reason: refused || isTlsAuthenticationError(error) ? 'auth-failed' : 'connection-lost',
+        authenticated: false,
+        remoteAddress: describeAddress(socket),
+        detail: `TLS handshake failed: ${refused ? String(verdict) : error.message}`,
+      });
     });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
@@ -715,7 +734,11 @@ export class TcpTransport implements PeerTransport {
     });
     socket.on('error', (error) => {
       if (peer.socket === socket) {
-        this.#failOutbound(peer, socket, 'connection-lost', error.message);
+        const reason =
+          tls !== undefined && peer.state === 'connecting' && isTlsAuthenticationError(error)
+            ? 'auth-failed'
+            : 'connection-lost';
+        this.#failOutbound(peer, socket, reason, error.message);
       }
     });
     socket.on('close', () => {
