@@ -201,6 +201,12 @@ export interface PeerTransport {
   close(): Promise<void>;
 }
 
+/**
+ * TCP keep-alive probes start after this much idle time, so a peer that vanished without
+ * a FIN (power loss, a cable pulled) is noticed and its id freed for its next connection.
+ */
+const keepAliveDelayMs = 10_000;
+
 const queuedResult: SendResult = Object.freeze({ queued: true });
 
 type OutboundState = 'idle' | 'connecting' | 'handshaking' | 'welcoming' | 'ready' | 'backoff';
@@ -475,6 +481,10 @@ export class TcpTransport implements PeerTransport {
             this.#accept,
           );
     this.#server = server;
+    if (this.#tls !== undefined) {
+      // TLS handshakes happen before a socket reaches #accept; this caps them too.
+      server.maxConnections = this.inboundConnectionCountMax;
+    }
     server.on('tlsClientError', (error: Error, socket: Socket) => {
       // A client without a certificate the CA signed never becomes a connection. Node.js
       // then reports the hang-up; the certificate's verdict is on the socket.
@@ -670,9 +680,8 @@ export class TcpTransport implements PeerTransport {
                     `the certificate names ${String(certificate.subject?.CN)}, not ${peer.id}`,
                   ),
           });
-    if (tls !== undefined) {
-      socket.setNoDelay(true);
-    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, keepAliveDelayMs);
     peer.socket = socket;
     const decoder = new FrameDecoder({ frameBytesMax: handshakeFrameBytesMax });
     peer.timer = this.#scheduler.schedule(this.connectTimeoutMs, () => {
@@ -946,6 +955,7 @@ export class TcpTransport implements PeerTransport {
       return;
     }
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, keepAliveDelayMs);
     const connection = new InboundConnection(socket, remoteAddress);
     this.#inbound.add(connection);
     connection.timer = this.#scheduler.schedule(this.handshakeTimeoutMs, () => {
