@@ -76,8 +76,10 @@ export interface RaftNodeOptions {
   readonly inflightMessageCountMax?: number;
   /** Unacknowledged entry bytes per follower. Default 16 MiB. */
   readonly inflightBytesMax?: number;
-  /** Entry bytes per append message (at least one entry is sent); also the snapshot chunk size. Default 1 MiB. */
+  /** Entry bytes per append message (at least one entry is sent); a larger proposal is dropped. Default 1 MiB. */
   readonly messageBytesMax?: number;
+  /** Bytes of snapshot data per snapshot chunk message. Default `messageBytesMax`. */
+  readonly snapshotChunkBytesMax?: number;
   /** Bytes of proposed but uncommitted entries a leader accepts. Default 64 MiB. */
   readonly uncommittedBytesMax?: number;
   /** Bytes of committed entries per ready. Default 16 MiB. */
@@ -196,6 +198,7 @@ export class RaftNode {
   readonly inflightMessageCountMax: number;
   readonly inflightBytesMax: number;
   readonly messageBytesMax: number;
+  readonly snapshotChunkBytesMax: number;
   readonly uncommittedBytesMax: number;
   readonly committedBytesMaxPerReady: number;
   readonly pendingReadCountMax: number;
@@ -270,6 +273,11 @@ export class RaftNode {
     this.messageBytesMax = requireInteger(
       'options.messageBytesMax',
       options.messageBytesMax ?? 1024 * 1024,
+      { min: 1 },
+    );
+    this.snapshotChunkBytesMax = requireInteger(
+      'options.snapshotChunkBytesMax',
+      options.snapshotChunkBytesMax ?? this.messageBytesMax,
       { min: 1 },
     );
     this.uncommittedBytesMax = requireInteger(
@@ -1072,7 +1080,7 @@ export class RaftNode {
 
   #sendSnapshotChunk(to: NodeId, progress: Progress, snapshot: Snapshot): void {
     const offset = progress.snapshotOffset;
-    const end = Math.min(snapshot.data.byteLength, offset + this.messageBytesMax);
+    const end = Math.min(snapshot.data.byteLength, offset + this.snapshotChunkBytesMax);
     const message: SnapshotChunk = {
       type: 'snapshot',
       from: this.id,

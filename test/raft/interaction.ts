@@ -221,6 +221,7 @@ function nodeOptions(named: Map<string, string>): Partial<RaftNodeOptions> {
     heartbeat: 'heartbeatTicks',
     inflight: 'inflightMessageCountMax',
     'message-bytes': 'messageBytesMax',
+    'snapshot-chunk': 'snapshotChunkBytesMax',
   };
   for (const [key, value] of named) {
     if (key in booleans) {
