@@ -107,6 +107,7 @@ export interface WalRecoveryReport {
   readonly tornTail?: {
     readonly segmentPath: string;
     readonly offsetBytes: number;
+    /** Bytes cut off (for a torn header: the whole file, whose header was rewritten). */
     readonly droppedBytes: number;
     readonly reason: string;
   };
@@ -333,8 +334,8 @@ export class WriteAheadLog {
         tornTail = {
           segmentPath: path,
           offsetBytes: scan.tornTail.offsetBytes,
-          droppedBytes:
-            bytes.length - Math.max(scan.endOffset, scan.headerValid ? 0 : segmentHeaderBytes),
+          // A torn header is replaced whole, so every byte of the file counts as dropped.
+          droppedBytes: bytes.length - scan.endOffset,
           reason: scan.tornTail.reason,
         };
       }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isInvalidArgumentError } from '../../src/core/index.js';
 import {
   crc32c,
   isWalClosedError,
+  isWalFailedError,
   isWalQueueFullError,
   segmentFileName,
   WriteAheadLog,
@@ -358,6 +359,29 @@ describe('WriteAheadLog', () => {
     }
     await Promise.all([truncated, appended]);
     assert.equal(wal.lastIndex, 51);
+    await wal.close();
+  });
+
+  it('stops after a disk failure: WalFailedError with the cause, for that append and every later call', async () => {
+    const directory = `${folder.path}/log`;
+    const wal = await WriteAheadLog.open({
+      directory,
+      segmentBytesMax: 4096,
+      recordBytesMax: 1000,
+    });
+    await wal.append([record('x'.repeat(1000))]);
+    await rm(directory, { recursive: true, force: true }); // the next rollover cannot create its file
+    const big = Array.from({ length: 6 }, () => record('y'.repeat(1000)));
+    const failed = wal.append(big);
+    const queued = wal.append([record('queued')]);
+    await assert.rejects(failed, (error: unknown) => {
+      assert.ok(isWalFailedError(error));
+      assert.equal((error.cause as { code?: string }).code, 'ENOENT');
+      return true;
+    });
+    await assert.rejects(queued, isWalFailedError);
+    await assert.rejects(wal.append([record('later')]), isWalFailedError);
+    await assert.rejects(wal.truncateAfter(0), isWalFailedError);
     await wal.close();
   });
 });
