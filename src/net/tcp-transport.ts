@@ -221,6 +221,9 @@ class OutboundPeer {
   queue: Uint8Array[] = [];
   queueHead = 0;
   queuedBytes = 0;
+  /** The socket a send wrote to in this event-loop turn, if any. */
+  turnSocket: Socket | undefined;
+  /** Whether `turnSocket` is corked until the end of the turn. */
   corked = false;
   draining = false;
   nonce: Uint8Array | undefined;
@@ -249,6 +252,17 @@ class InboundConnection {
     readonly socket: Socket,
     readonly remoteAddress: string,
   ) {}
+}
+
+/** Ends a turn of sends: uncorks the socket if later sends of the turn corked it. */
+function endTurn(peer: OutboundPeer, socket: Socket): void {
+  if (peer.turnSocket === socket) {
+    peer.turnSocket = undefined;
+    if (peer.corked) {
+      peer.corked = false;
+      socket.uncork();
+    }
+  }
 }
 
 function describeAddress(socket: Socket): string {
@@ -585,13 +599,25 @@ export class TcpTransport implements PeerTransport {
         ),
       };
     }
+    const socket = target.socket;
+    if (target.state === 'ready' && !target.draining && target.queuedCount === 0 && socket) {
+      // Straight into the socket. The first send of a turn leaves at once (latency); the
+      // ones after it in the same turn are corked and leave in one write at the end of the
+      // turn (throughput). Once the socket's buffer is full, the queue takes over.
+      if (target.turnSocket !== socket) {
+        target.turnSocket = socket;
+        process.nextTick(endTurn, target, socket);
+      } else if (!target.corked) {
+        target.corked = true;
+        socket.cork();
+      }
+      if (!socket.write(frame)) {
+        target.draining = true;
+      }
+      return queuedResult;
+    }
     target.queue.push(frame);
     target.queuedBytes += frame.length;
-    if (target.state === 'ready' && !target.draining && !target.corked) {
-      // Every send of this turn joins one write: cork now, flush at the end of the turn.
-      target.corked = true;
-      process.nextTick(this.#flush, target);
-    }
     return queuedResult;
   }
 
@@ -843,7 +869,6 @@ export class TcpTransport implements PeerTransport {
   }
 
   readonly #flush = (peer: OutboundPeer): void => {
-    peer.corked = false;
     const socket = peer.socket;
     if (peer.state !== 'ready' || socket === undefined || peer.draining) {
       return;
@@ -903,6 +928,8 @@ export class TcpTransport implements PeerTransport {
     peer.socket = undefined;
     peer.nonce = undefined;
     peer.draining = false;
+    peer.turnSocket = undefined;
+    peer.corked = false;
     peer.state = 'idle';
     if (socket !== undefined) {
       socket.destroy();
