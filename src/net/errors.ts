@@ -77,3 +77,17 @@ export class TransportClosedError extends DistkitError {
 
 /** Brand guard for {@link TransportClosedError}. */
 export const isTransportClosedError = errorGuard<TransportClosedError>('TRANSPORT_CLOSED');
+
+/** `TcpTransport.start()` could not listen (the port is taken, the address is not local). */
+export class ListenFailedError extends DistkitError {
+  /** The `host:port` it tried. */
+  readonly address: string;
+
+  constructor(address: string, message: string, options?: DistkitErrorOptions) {
+    super('LISTEN_FAILED', message, options);
+    this.address = address;
+  }
+}
+
+/** Brand guard for {@link ListenFailedError}. */
+export const isListenFailedError = errorGuard<ListenFailedError>('LISTEN_FAILED');

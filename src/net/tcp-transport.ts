@@ -35,6 +35,7 @@ import {
   type FrameMalformedError,
   type FrameTooLargeError,
   isFrameTooLargeError,
+  ListenFailedError,
   SendQueueFullError,
   TransportClosedError,
 } from './errors.js';
@@ -362,6 +363,7 @@ export class TcpTransport implements PeerTransport {
   #server: Server | undefined;
   #state: 'new' | 'starting' | 'started' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
+  #listening: Promise<void> | undefined;
 
   /** Messages from authenticated peers. */
   readonly onMessage: Event<ReceivedMessage> = this.#messages.event;
@@ -514,16 +516,25 @@ export class TcpTransport implements PeerTransport {
         detail: `TLS handshake failed: ${refused ? String(verdict) : error.message}`,
       });
     });
-    await new Promise<void>((resolve, reject) => {
+    const address = `${this.#listen.host}:${this.#listen.port}`;
+    this.#listening = new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
-        reject(error);
+        reject(
+          new ListenFailedError(
+            address,
+            `TcpTransport ${this.id} cannot listen on ${address} (${error.message}); free the ` +
+              'port or choose another.',
+            { cause: error },
+          ),
+        );
       };
       server.once('error', onError);
       server.listen(this.#listen.port, this.#listen.host, () => {
         server.off('error', onError);
         resolve();
       });
-    }).catch((error: unknown) => {
+    });
+    await this.#listening.catch((error: unknown) => {
       this.#state = 'closed';
       this.#server = undefined;
       throw error;
@@ -635,12 +646,19 @@ export class TcpTransport implements PeerTransport {
       this.#endInbound(connection, 'closed', 'the transport was closed');
     }
     const server = this.#server;
-    this.#closing =
-      server === undefined
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
+    // A listen still under way finishes first, so that the server it opens is closed.
+    this.#closing = (this.#listening ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(
+        () =>
+          new Promise<void>((resolve) => {
+            if (server === undefined || !server.listening) {
+              resolve();
+              return;
+            }
             server.close(() => resolve());
-          });
+          }),
+      );
     return this.#closing;
   }
 

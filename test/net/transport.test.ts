@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { isInvalidArgumentError } from '../../src/core/index.js';
 import {
   isFrameTooLargeError,
+  isListenFailedError,
   isSendQueueFullError,
   isTransportClosedError,
   TcpTransport,
@@ -355,6 +356,27 @@ describe('TcpTransport: failures and limits', { timeout: 30_000 }, () => {
     await assert.rejects(a.start(), isTransportClosedError);
     assert.throws(() => a.addPeer('c', { host: '127.0.0.1', port: 9 }), isTransportClosedError);
     await closeAll(nodes.values());
+  });
+
+  it('fails start() with ListenFailedError on a taken port, and closes a start under way', async () => {
+    const a = await startNode('a');
+    open.push(a);
+    const clash = new TcpTransport({
+      id: 'b',
+      listen: { host: '127.0.0.1', port: a.port },
+      secret,
+    });
+    await assert.rejects(
+      clash.start(),
+      (error) => isListenFailedError(error) && error.address.endsWith(`:${a.port}`),
+    );
+    await clash.close();
+    const early = new TcpTransport({ id: 'c', listen: { host: '127.0.0.1', port: 0 }, secret });
+    const starting = early.start();
+    await early.close(); // waits for the listen under way, then closes it
+    await starting;
+    assert.equal(early.address, undefined);
+    await a.transport.close();
   });
 
   it('validates its options and arguments', () => {
