@@ -554,13 +554,17 @@ export class TcpTransport implements PeerTransport {
 
   /**
    * Adds a peer to the table, or moves an existing one to a new address (its connection
-   * is re-dialled).
+   * is re-dialled; the same address again changes nothing).
    */
   addPeer(peerId: string, address: PeerAddress): void {
     this.#requireOpen();
     const existing = this.#peers.get(requireId('peerId', peerId));
     if (existing !== undefined) {
-      existing.address = requireAddress('address', address, 1);
+      const moved = requireAddress('address', address, 1);
+      if (moved.host === existing.address.host && moved.port === existing.address.port) {
+        return;
+      }
+      existing.address = moved;
       this.#disconnectOutbound(existing, 'closed', 'the peer moved to a new address', false);
       this.#dial(existing);
       return;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { isInvalidArgumentError } from '../../src/core/index.js';
+import { isInvalidArgumentError, type Random, SeededRandom } from '../../src/core/index.js';
 import {
   isFrameTooLargeError,
   isListenFailedError,
@@ -312,6 +312,48 @@ describe('TcpTransport: failures and limits', { timeout: 30_000 }, () => {
       'a retried more than once while b was down',
     );
     await closeAll([a, restarted]);
+  });
+
+  it('waits between dials as the injected backoff says, drawing from the injected Random', async () => {
+    const random = new SeededRandom({ seed: 42 });
+    const calls: { attempt: number; random: unknown }[] = [];
+    const backoff = {
+      delayMs(attempt: number, _previousDelayMs: number, from: Random): number {
+        calls.push({ attempt, random: from });
+        return 5 + from.integer(0, 5);
+      },
+    };
+    const a = await startNode('a', {
+      backoff,
+      random,
+      peers: { down: { host: '127.0.0.1', port: 1 } },
+    });
+    open.push(a);
+    await eventually(() => calls.length >= 3, 5_000, 'three failed dials');
+    await a.transport.close();
+    assert.deepEqual(
+      calls.slice(0, 3).map(({ attempt }) => attempt),
+      [1, 2, 3],
+    );
+    assert.ok(calls.every((call) => call.random === random));
+    const scheduled = a.events.filter((event) => event.kind === 'reconnect-scheduled');
+    const replay = new SeededRandom({ seed: 42 });
+    assert.deepEqual(
+      scheduled.slice(0, 3).map((event) => event.delayMs),
+      [0, 1, 2].map(() => 5 + replay.integer(0, 5)),
+    );
+  });
+
+  it('re-dials a peer that moved to a new address', async () => {
+    const nodes = await cluster(['a', 'b']);
+    const a = nodes.get('a') as Node;
+    await roundTrip(nodes, 'a', 'b', 'at the old address');
+    await (nodes.get('b') as Node).transport.close();
+    const b = await startNode('b', { peers: { a: { host: '127.0.0.1', port: a.port } } });
+    open.push(b);
+    a.transport.addPeer('b', { host: '127.0.0.1', port: b.port });
+    await roundTrip(new Map([...nodes, ['b', b]]), 'a', 'b', 'at the new address');
+    await closeAll([a, b]);
   });
 
   it('fills the send queue of a peer that is down and answers with a typed result', async () => {
