@@ -513,7 +513,12 @@ export class WriteAheadLog {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.control(() => this.runCompactBefore(index)).then(() => this.firstIndex);
+    // Read inside the operation: a later one (a reset) may run before a `then` here would.
+    let firstIndex = 0;
+    return this.control(async () => {
+      await this.runCompactBefore(index);
+      firstIndex = this.firstIndex;
+    }).then(() => firstIndex);
   }
 
   /**
