@@ -153,7 +153,8 @@ export class RaftLogStore {
 
   /** Index of the first entry kept; `lastIndex + 1` when the log is empty. */
   get firstIndex(): number {
-    return this.wal.firstIndex;
+    // The store's own record, not the WAL's: a reset not yet run has already moved it.
+    return this.termsFirstIndex;
   }
 
   /** Index of the last entry appended, durable or pending. */

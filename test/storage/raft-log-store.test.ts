@@ -73,8 +73,11 @@ describe('RaftLogStore', () => {
     assert.ok(firstIndex > 1 && firstIndex <= 15);
     assert.equal(store.term(firstIndex - 1), undefined);
     assert.equal(store.term(20), 1);
-    await store.resetToSnapshot(100);
+    const reset = store.resetToSnapshot(100);
+    assert.equal(store.firstIndex, 101, 'the reset counts at once for later calls');
+    await assert.rejects(store.append([entry(21, 1)]), isInvalidArgumentError);
     await store.append([entry(101, 4)]);
+    await reset;
     await store.close();
     const reopened = await RaftLogStore.open({ directory: folder.path });
     assert.equal(reopened.firstIndex, 101);
