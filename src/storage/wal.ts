@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type FileHandle, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   assert,
@@ -314,6 +314,14 @@ export class WriteAheadLog {
           `segment starts at index ${firstIndex} but the previous one ends at ${expectedFirstIndex - 1}`,
         );
       }
+      const { size } = await stat(path);
+      if (size > gibibyte + segmentHeaderBytes) {
+        throw new WalCorruptionError(
+          path,
+          gibibyte,
+          `a segment of ${size} bytes is larger than any the log writes`,
+        );
+      }
       const bytes = await readFile(path);
       const isLast = position === names.length - 1;
       const scan = scanSegment(bytes, { path, firstIndex, isLast });
@@ -357,7 +365,12 @@ export class WriteAheadLog {
       fsyncCount += 2;
       segments.push(segment);
     } else {
+      // What recovery found may have reached only the page cache before a process crash:
+      // sync it now, so nothing the log reports can vanish in a later power loss.
       active = await open((segments[segments.length - 1] as Segment).path, 'r+');
+      await active.datasync();
+      await syncDirectory(directory);
+      fsyncCount += 2;
     }
     const recovery: WalRecoveryReport =
       tornTail === undefined
