@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -144,6 +145,29 @@ describe('TcpTransport over mutual TLS', { skip, timeout: 60_000 }, () => {
     a.transport.send('b', 'secret and certificate');
     assert.equal((await arrived).message, 'secret and certificate');
     await closeAll([a, b]);
+  });
+
+  it('gives up on a dial whose TLS handshake never completes (connect timeout)', async () => {
+    const silentSockets: Socket[] = [];
+    const silent = createServer((socket) => silentSockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const a = await startNode('a', {
+      secret: undefined,
+      tls: tlsOf('a'),
+      connectTimeoutMs: 100,
+      peers: { b: { host: '127.0.0.1', port: (silent.address() as AddressInfo).port } },
+    } as never);
+    open.push(a);
+    const event = (await waitFor(
+      a.transport.onEvent,
+      (value) => value.kind === 'disconnected' && value.reason === 'connect-timeout',
+    )) as Disconnected;
+    assert.equal(event.peerId, 'b');
+    await a.transport.close();
+    for (const socket of silentSockets) {
+      socket.destroy();
+    }
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
   });
 
   it('rejects a certificate from another CA and a valid certificate claiming another id', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { isInvalidArgumentError, type Random, SeededRandom } from '../../src/core/index.js';
 import {
@@ -24,10 +25,17 @@ import {
 
 type Disconnected = Extract<TransportEvent, { kind: 'disconnected' }>;
 
-function rejection(node: Node, reason: Disconnected['reason']): Promise<Disconnected> {
+function rejection(
+  node: Node,
+  reason: Disconnected['reason'],
+  direction?: Disconnected['direction'],
+): Promise<Disconnected> {
   return waitFor(
     node.transport.onEvent,
-    (event) => event.kind === 'disconnected' && event.reason === reason,
+    (event) =>
+      event.kind === 'disconnected' &&
+      event.reason === reason &&
+      (direction === undefined || event.direction === direction),
     5_000,
     `a disconnect with reason ${reason}`,
   ) as Promise<Disconnected>;
@@ -129,7 +137,7 @@ describe('TcpTransport: bad peers', { timeout: 30_000 }, () => {
     const nodes = await cluster(['a', 'b', 'x'], { frameBytesMax: 4_096 });
     const a = nodes.get('a') as Node;
     await nodes.get('x')?.transport.close(); // x's id is now free for the raw client
-    await eventually(() => !a.transport.isConnected('b') === false);
+    await eventually(() => a.transport.isConnected('b'));
     const client = raw(a.port);
     assert.deepEqual(await client.handshake({ from: 'x', to: 'a' }), { kind: 'welcome' });
     const reported = rejection(a, 'frame-too-large');
@@ -192,7 +200,7 @@ describe('TcpTransport: bad peers', { timeout: 30_000 }, () => {
     assert.equal((await impostorRefused).peerId, 'a');
     assert.equal(a.messages.length, 0);
     const client = raw(a.port);
-    const refusedProof = rejection(a, 'auth-failed');
+    const refusedProof = rejection(a, 'auth-failed', 'inbound');
     assert.equal(
       await client.handshake({
         from: 'c',
@@ -232,13 +240,13 @@ describe('TcpTransport: bad peers', { timeout: 30_000 }, () => {
 
     // Claims b but proves (with the right secret) for c: the HMAC does not match the claim.
     const forger = raw(a.port);
-    const forged = rejection(a, 'auth-failed');
+    const forged = rejection(a, 'auth-failed', 'inbound');
     assert.equal(await forger.handshake({ from: 'b', to: 'a', proofId: 'c' }), undefined);
     assert.equal((await forged).peerId, 'b');
 
     // Addresses another node.
     const lost = raw(a.port);
-    const mismatch = rejection(a, 'identity-mismatch');
+    const mismatch = rejection(a, 'identity-mismatch', 'inbound');
     lost.send({ kind: 'hello', version: 1, from: 'b', to: 'c', nonce: new Uint8Array(32) });
     await mismatch;
 
@@ -264,6 +272,27 @@ describe('TcpTransport: bad peers', { timeout: 30_000 }, () => {
     await timedOut;
     await silent.closed;
     await a.transport.close();
+  });
+
+  it('gives up on a dialled peer that accepts but never answers the hello', async () => {
+    const silentSockets: Socket[] = [];
+    const silent = createServer((socket) => silentSockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const a = await startNode('a', {
+      handshakeTimeoutMs: 100,
+      backoff: new ConstantBackoff({ delayMs: 1_000 }),
+      peers: { quiet: { host: '127.0.0.1', port } },
+    });
+    open.push(a);
+    const event = await rejection(a, 'handshake-timeout');
+    assert.equal(event.direction, 'outbound');
+    assert.equal(event.peerId, 'quiet');
+    await a.transport.close();
+    for (const socket of silentSockets) {
+      socket.destroy();
+    }
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
   });
 
   it('refuses inbound connections over the limit', async () => {
