@@ -322,7 +322,11 @@ describe('TcpTransport: failures and limits', { timeout: 30_000 }, () => {
       assert.deepEqual(a.transport.send('b', { index }), { queued: true });
     }
     assert.equal(a.transport.queued('b').count, 10);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // a few failed dials
+    await eventually(
+      () => a.events.some((event) => event.kind === 'reconnect-scheduled' && event.attempt >= 2),
+      5_000,
+      'a failed dial while b is down',
+    );
     const restarted = await startNode('b', {
       backoff,
       listen: { host: '127.0.0.1', port: b.port },
