@@ -16,8 +16,13 @@
  * @module
  */
 
-import { InvalidArgumentError, LimitExceededError, requireString } from '../core/index.js';
-import { ByteReader, ByteWriter, ClockEncodingError } from './encoding.js';
+import {
+  ByteWriter,
+  InvalidArgumentError,
+  LimitExceededError,
+  requireString,
+} from '../core/index.js';
+import { ClockByteReader, ClockEncodingError } from './encoding.js';
 import { VectorClock } from './vector-clock.js';
 
 /** One write event: the replica that accepted it and its counter there. */
@@ -221,10 +226,10 @@ export class DottedVersionVector<V> {
     bytes: Uint8Array,
     decodeValue: (bytes: Uint8Array) => V,
   ): DottedVersionVector<V> {
-    const reader = new ByteReader(bytes, 'DottedVersionVector bytes');
+    const reader = new ClockByteReader(bytes, 'DottedVersionVector bytes');
     const context = VectorClock.readFrom(reader);
     const count = reader.varint();
-    if (count > bytes.length) {
+    if (count > reader.remaining) {
       throw new ClockEncodingError(
         `DottedVersionVector bytes: sibling count ${count} exceeds the input size.`,
       );

@@ -20,13 +20,14 @@
  */
 
 import {
+  ByteWriter,
   InvalidArgumentError,
   LimitExceededError,
   requireInteger,
   requireNumber,
   requireString,
 } from '../core/index.js';
-import { ByteReader, ByteWriter, ClockEncodingError } from './encoding.js';
+import { ClockByteReader, ClockEncodingError } from './encoding.js';
 
 /** How two clocks (or the events they stamp) relate. */
 export type CausalOrder = 'before' | 'after' | 'equal' | 'concurrent';
@@ -342,7 +343,7 @@ export class VectorClock {
 
   /** Reads the binary form of {@link VectorClock.encode}; throws {@link ClockEncodingError}. */
   static decode(bytes: Uint8Array): VectorClock {
-    const reader = new ByteReader(bytes, 'VectorClock bytes');
+    const reader = new ClockByteReader(bytes, 'VectorClock bytes');
     const clock = VectorClock.readFrom(reader);
     reader.end();
     return clock;
@@ -359,9 +360,9 @@ export class VectorClock {
   }
 
   /** @internal Reads the binary form from a larger encoding. */
-  static readFrom(reader: ByteReader): VectorClock {
+  static readFrom(reader: ClockByteReader): VectorClock {
     const count = reader.varint();
-    if (count > reader.bytes.length) {
+    if (count > reader.remaining) {
       throw new ClockEncodingError(`${reader.what}: entry count ${count} exceeds the input size.`);
     }
     const entries: VectorClockEntry[] = [];

@@ -21,6 +21,7 @@ export {
   QueueFullError,
   type WaitOptions,
 } from './bounded-queue.js';
+export { ByteReader, type ByteReaderFailure, ByteWriter } from './bytes.js';
 export { type Clock, ManualClock, type ManualClockOptions } from './clock.js';
 export {
   Deadline,
