@@ -10,6 +10,9 @@ interface PackageJson {
   type: string;
   engines: { node: string };
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
 const packageJson = JSON.parse(readText(join(repositoryRoot, 'package.json'))) as PackageJson;
@@ -65,6 +68,15 @@ describe('package.json#exports and the module folders', () => {
     assert.equal(packageJson.type, 'module');
     assert.equal(packageJson.engines.node, '>=20');
     assert.deepEqual(Object.keys(packageJson.dependencies ?? {}), []);
+    // A module that needs a library (distkit/net's frame codec) takes it as an optional
+    // peer dependency: users of the other modules never install it.
+    for (const name of Object.keys(packageJson.peerDependencies ?? {})) {
+      assert.equal(packageJson.peerDependenciesMeta?.[name]?.optional, true, `${name} is optional`);
+      assert.ok(
+        packageJson.devDependencies?.[name] !== undefined,
+        `${name} is a dev dependency for the tests`,
+      );
+    }
     assert.equal(packageJson.bin.distkit, './dist/cli/bin.js');
   });
 });

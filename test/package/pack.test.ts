@@ -42,7 +42,15 @@ describe('the packed package, installed into a scratch project', { timeout: 300_
       join(scratch, 'package.json'),
       JSON.stringify({ name: 'scratch', private: true, type: 'module' }),
     );
-    run(npm, ['install', '--no-package-lock', '--offline', tarball], scratch);
+    // The optional peer dependencies too, as a user of the modules that need them would.
+    const peers = Object.entries(
+      (
+        JSON.parse(readText(join(repositoryRoot, 'package.json'))) as {
+          peerDependencies?: Record<string, string>;
+        }
+      ).peerDependencies ?? {},
+    ).map(([name, range]) => `${name}@${range}`);
+    run(npm, ['install', '--no-package-lock', '--offline', tarball, ...peers], scratch);
   });
 
   after(() => {
