@@ -121,6 +121,21 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'net',
+    layer: 3,
+    summary:
+      'Authenticated peer-to-peer messaging over TCP: MessagePack frames, bounded queues, reconnection',
+    capabilities: [
+      'TcpTransport: send(peerId, message) without waiting, onMessage from authenticated peers, one outbound connection per peer, addPeer/removePeer at run time',
+      'Length-prefixed MessagePack frames (msgpackr, an optional peer dependency; Uint8Array as bytes) with a maximum frame size enforced on send and receive; an oversized length prefix is refused before buffering',
+      'FrameDecoder: chunks split anywhere, memory bounded by one frame, typed errors for oversized or malformed frames (fuzzed with fast-check)',
+      'HMAC-SHA256 challenge-response handshake on a cluster secret binding both ids and both nonces; optional mutual TLS 1.3 with the node id as certificate CN',
+      'Peers that fail authentication, claim an unknown, duplicate or mismatched id, or send bad frames are disconnected and reported with typed reasons; the others are unaffected',
+      'Bounded send queues per peer (count and bytes) with a typed SendQueueFullError result; corked writes; socket backpressure',
+      'Reconnection with any distkit/resilience Backoff (exponential, full jitter by default) on the injected Random and Scheduler; connect and handshake timeouts; an inbound connection limit',
+    ],
+  },
+  {
     name: 'sim',
     layer: 3,
     summary: 'Deterministic cluster simulator with network, node, clock and disk faults',
@@ -130,6 +145,19 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'SimNetwork: per-link latency (constant, uniform, exponential, long-tailed), loss, duplication, reordering or FIFO; partitions, isolation, one-way blocks, bridge and ring partitions, clogs, heal',
       'Node faults: crash (memory and timers gone), restart from disk, pause and resume (a GC stall)',
       'SimDisk: append, truncate, atomic replace, fsync; unsynced writes lost or torn on crash; injected write errors and read corruption',
+    ],
+  },
+  {
+    name: 'storage',
+    layer: 3,
+    summary: 'Durable storage on real files: a segmented write-ahead log and atomic snapshot files',
+    capabilities: [
+      'WriteAheadLog: segmented log of typed records framed with length, index and CRC-32C; segments roll over at segmentBytesMax and are named by their first index',
+      'Group commit: concurrent appends share one fdatasync; a bounded pending queue (records and bytes) rejects with WalQueueFullError',
+      'Truncation of a conflicting suffix across segments, compaction of whole segments below an index, reset to a new index',
+      'Recovery that cuts a torn or zero-filled tail off the last segment and refuses any other damage with WalCorruptionError (file and offset)',
+      'Snapshot files written atomically (temporary file, fsync, rename, fsync folder) and verified on read; SnapshotStore with retention and cleanup of leftover temporary files',
+      'RaftLogStore: Raft entries and hard state (term, vote, commit) on the WAL, with conflicting-suffix replacement and in-memory term lookup',
     ],
   },
   {
