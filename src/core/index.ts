@@ -22,6 +22,7 @@ export {
   type WaitOptions,
 } from './bounded-queue.js';
 export { ByteReader, type ByteReaderFailure, ByteWriter } from './bytes.js';
+export { crc32c, crc32cUpdate } from './checksum.js';
 export { type Clock, ManualClock, type ManualClockOptions } from './clock.js';
 export {
   Deadline,

@@ -80,7 +80,6 @@ export {
 } from './node.js';
 export {
   appendRecord,
-  crc32c,
   type DecodedRecords,
   decodeRecords,
   encodeRecord,

@@ -6,34 +6,13 @@
  * @module
  */
 
-import { InvalidArgumentError } from '../core/index.js';
+import { crc32c, InvalidArgumentError } from '../core/index.js';
 import type { SimDisk } from './disk.js';
 
 const frameHeaderBytes = 8;
 
 /** The largest payload one record may carry (16 MiB): a length above it is damage. */
 export const recordPayloadBytesMax = 16 * 1024 * 1024;
-
-const crc32cTable = (() => {
-  const table = new Uint32Array(256);
-  for (let byte = 0; byte < 256; byte += 1) {
-    let value = byte;
-    for (let bit = 0; bit < 8; bit += 1) {
-      value = value & 1 ? (value >>> 1) ^ 0x82f63b78 : value >>> 1;
-    }
-    table[byte] = value >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32C (Castagnoli) of `bytes`, as an unsigned 32-bit integer. */
-export function crc32c(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (let index = 0; index < bytes.length; index += 1) {
-    crc = (crc32cTable[(crc ^ (bytes[index] as number)) & 0xff] as number) ^ (crc >>> 8);
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 /** Frames `payload` as one record: length, checksum, bytes. */
 export function encodeRecord(payload: Uint8Array): Uint8Array {

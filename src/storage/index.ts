@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 
-export { crc32c, crc32cUpdate } from './checksum.js';
+export { crc32c, crc32cUpdate } from '../core/index.js';
 export {
   isSnapshotCorruptionError,
   isWalClosedError,

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { crc32cUpdate } from './checksum.js';
+import { crc32cUpdate } from '../core/index.js';
 import { WalCorruptionError } from './errors.js';
 
 /** Bytes of a segment header. */

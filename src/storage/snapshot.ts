@@ -10,13 +10,14 @@
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
+  crc32c,
+  crc32cUpdate,
   InvalidArgumentError,
   LimitExceededError,
   requireInteger,
   requireOptions,
   requireString,
 } from '../core/index.js';
-import { crc32c, crc32cUpdate } from './checksum.js';
 import { SnapshotCorruptionError } from './errors.js';
 import { syncDirectory, writeFully } from './files.js';
 

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { isInvalidArgumentError, SeededRandom } from '../../src/core/index.js';
+import { crc32c, isInvalidArgumentError, SeededRandom } from '../../src/core/index.js';
 import {
   appendRecord,
-  crc32c,
   decodeRecords,
   encodeRecord,
   isDiskWriteError,
