@@ -1,9 +1,6 @@
 /**
- * CRC-32C (Castagnoli), the checksum of every WAL record and snapshot file.
- *
- * The same function exists in `src/sim/record-log.ts`; storage keeps its own copy because
- * a driver must not depend on the simulator (both are layer 3). It is meant to move to
- * `src/core` once both can share it there.
+ * CRC-32C (Castagnoli): the checksum of the write-ahead log's records, snapshot files
+ * and the simulator's record log.
  *
  * Slicing-by-8: eight 256-entry tables let the loop consume eight bytes per step, about
  * four times the speed of the byte-at-a-time loop on large payloads.
