@@ -1,0 +1,240 @@
+/**
+ * The seeded Raft scenario shared by `simulation.test.ts` (a fixed small sweep in
+ * `npm test`) and `simulation.soak.ts` (harsher faults and more seeds in
+ * `npm run test:soak`): a cluster under a workload and a nemesis, then a heal, a
+ * liveness check, a linearizability check and the safety properties.
+ */
+
+import { casRegisterModel, checkLinearizability, type Operation } from '../../src/check/index.js';
+import type { MemoryRaftStorage, ReadOnlyMode } from '../../src/raft/index.js';
+import { checkLiveness, Nemesis, Simulation, Workload } from '../../src/sim/index.js';
+import { type ClusterOptions, RaftClient, RaftNodeProgram, SafetyObserver } from './sim-cluster.js';
+
+/** Fault intensity and cluster settings of a sweep. */
+export interface ScenarioVariant {
+  /** The test file that replays a seed of this variant. */
+  readonly file: string;
+  readonly lossProbability: number;
+  readonly duplicateProbability: number;
+  /** The nemesis's mean gap between faults. */
+  readonly faultIntervalMsMean: number;
+  readonly snapshotEveryEntries: number;
+  readonly readOnly: ReadOnlyMode;
+  /**
+   * Accept a history the checker could not decide within its budget (many operations
+   * of unknown outcome under heavy faults); a violation still fails.
+   */
+  readonly allowUndecided: boolean;
+}
+
+export const defaultVariant: ScenarioVariant = {
+  file: 'test/raft/simulation.test.ts',
+  lossProbability: 0.01,
+  duplicateProbability: 0.01,
+  faultIntervalMsMean: 400,
+  snapshotEveryEntries: 25,
+  readOnly: 'read-index',
+  allowUndecided: false,
+};
+
+/** The command that replays one seed of a variant. */
+export function replayCommandFor(variant: ScenarioVariant, nodeCount: number) {
+  return (seed: number): string =>
+    `DISTKIT_SIM_SEED=${seed} DISTKIT_RAFT_NODE_COUNT=${nodeCount} node --import tsx --import ./scripts/fast-check-setup.mjs --test ${variant.file}`;
+}
+
+export interface ScenarioResult {
+  readonly nodeCount: number;
+  readonly ok: number;
+  readonly fail: number;
+  readonly unknown: number;
+  readonly applied: number;
+  readonly livenessAfterMs: number;
+  readonly faults: Readonly<Record<string, number>>;
+}
+
+/** One seeded run; throws on a violation. Its observer's counts are merged into `total`. */
+export function raftScenario(
+  seed: number,
+  nodeCount: number,
+  total: SafetyObserver,
+  variant: ScenarioVariant = defaultVariant,
+): ScenarioResult {
+  const observer = new SafetyObserver();
+  const ids = Array.from({ length: nodeCount }, (_, index) => `n${index + 1}`);
+  const simulation = new Simulation({
+    seed,
+    replayCommand: replayCommandFor(variant, nodeCount)(seed),
+    network: {
+      lossProbability: variant.lossProbability,
+      duplicateProbability: variant.duplicateProbability,
+    },
+  });
+  const storages = new Map<string, MemoryRaftStorage>();
+  const options: ClusterOptions = {
+    voters: ids,
+    observer,
+    storages,
+    snapshotEveryEntries: variant.snapshotEveryEntries,
+    readOnly: variant.readOnly,
+  };
+  for (const id of ids) {
+    simulation.addNode({ id, program: (host) => new RaftNodeProgram(host, options) });
+  }
+  const workload = new Workload(simulation, {
+    model: 'cas-register',
+    clientCount: 4,
+    operationCountMax: 160,
+    operationTimeoutMs: 600,
+    thinkTime: { kind: 'uniform', delayMsMin: 0, delayMsMax: 80 },
+    mix: { read: 2, write: 1, cas: 1 },
+    // Three independent registers: each key's history is checked on its own, which keeps
+    // the search small when many operations end with an unknown outcome.
+    keyCount: 3,
+    client: (host) => new RaftClient(host, ids),
+  });
+  const nemesis = new Nemesis(simulation, {
+    faultPhaseMs: 6_000,
+    plan: {
+      intervalMsMean: variant.faultIntervalMsMean,
+      durationMsMax: 1_500,
+      clockStepMsMax: 2_000,
+    },
+  });
+  nemesis.runUntilHealed();
+  simulation.runUntil(() => workload.done, { timeoutMs: 30_000 });
+
+  // Liveness after the heal: a fresh write through every node in turn must commit.
+  let livenessReplies = 0;
+  simulation.addClient({
+    id: 'liveness',
+    program: (host) => {
+      let next = 1_000_000;
+      const send = (): void => {
+        next += 1;
+        host.send(ids[next % ids.length] as string, {
+          id: next,
+          kind: 'write',
+          key: 'liveness',
+          input: next,
+        });
+        host.scheduler.schedule(50, send);
+      };
+      send();
+      return {
+        onMessage: (_from: string, message: unknown) => {
+          if ((message as { status?: string }).status === 'ok') {
+            livenessReplies += 1;
+          }
+        },
+      };
+    },
+  });
+  const live = checkLiveness(simulation, { progress: () => livenessReplies, withinMs: 5_000 });
+  if (!live.live) {
+    throw new Error(`no progress after the heal: ${live.explanation}`);
+  }
+  const byKey = new Map<string, Operation[]>();
+  for (const operation of workload.history.operations()) {
+    const key = operation.key ?? '';
+    byKey.set(key, [...(byKey.get(key) ?? []), operation]);
+  }
+  for (const [key, operations] of byKey) {
+    const check = checkLinearizability(casRegisterModel(), operations);
+    if (check.verdict === 'violation') {
+      throw new Error(`not linearizable (key ${key}): ${check.explanation.message}`);
+    }
+    if (check.verdict === 'unknown' && !variant.allowUndecided) {
+      throw new Error(`linearizability undecided (key ${key}): ${check.message}`);
+    }
+  }
+  observer.checkLogMatching(storages);
+  total.merge(observer, `seed ${seed} (${nodeCount} nodes)`);
+  const statistics = workload.statistics;
+  const faults: Record<string, number> = {};
+  for (const entry of nemesis.log) {
+    if (entry.event === 'start' && entry.fault !== undefined) {
+      faults[entry.fault.kind] = (faults[entry.fault.kind] ?? 0) + 1;
+    }
+  }
+  return {
+    nodeCount,
+    ok: statistics.okCount,
+    fail: statistics.failCount,
+    unknown: statistics.unknownCount,
+    applied: observer.appliedCount,
+    livenessAfterMs: live.afterMs,
+    faults,
+  };
+}
+
+/** The sweep and the per-property tests, shared by the test and soak files. */
+export function safetyTests(
+  describe: (name: string, body: () => void) => void,
+  it: (name: string, body: () => void) => void,
+  before: (body: () => void) => void,
+  assert: typeof import('node:assert/strict'),
+  groups: readonly (readonly [number, readonly number[]])[],
+  variant: ScenarioVariant,
+  runSeeds: typeof import('../../src/sim/index.js').runSeeds,
+  title: string,
+): void {
+  describe(title, () => {
+    const observer = new SafetyObserver();
+    const results: ScenarioResult[] = [];
+
+    before(() => {
+      for (const [nodeCount, seeds] of groups) {
+        const runs = runSeeds({
+          seeds,
+          replayCommand: replayCommandFor(variant, nodeCount),
+          scenario: (seed) => raftScenario(seed, nodeCount, observer, variant),
+        });
+        for (const run of runs) {
+          results.push(run.result);
+        }
+      }
+      console.log(
+        `${results.length} seeds: ${results.reduce((sum, result) => sum + result.ok, 0)} operations ok, snapshots installed ${observer.snapshotsInstalled}, recoveries from disk ${observer.recoveries}, entries applied ${observer.appliedCount}`,
+      );
+    });
+
+    it('keeps every history linearizable and recovers liveness after the heal', () => {
+      assert.ok(results.length > 0);
+      assert.ok(
+        results.reduce((sum, result) => sum + result.ok, 0) > 0,
+        'some operations succeeded',
+      );
+      if (results.length >= 6) {
+        // Over a sweep (not a one-seed replay), the faults must have exercised these.
+        assert.ok(observer.snapshotsInstalled > 0, 'some follower caught up by snapshot');
+        assert.ok(observer.recoveries > 0, 'some node recovered from its disk');
+      }
+    });
+
+    it('election safety: at most one leader per term', () => {
+      assert.ok(observer.checks.electionSafety > 0);
+      assert.deepEqual(observer.violations.electionSafety, []);
+    });
+
+    it('leader append-only: a leader never overwrites or deletes entries in its log', () => {
+      assert.ok(observer.checks.leaderAppendOnly > 0);
+      assert.deepEqual(observer.violations.leaderAppendOnly, []);
+    });
+
+    it('log matching: logs with an entry of the same index and term are identical up to it', () => {
+      assert.ok(observer.checks.logMatching > 0);
+      assert.deepEqual(observer.violations.logMatching, []);
+    });
+
+    it('leader completeness: an entry committed in a term is in the log of every leader of a later term', () => {
+      assert.ok(observer.checks.leaderCompleteness > 0);
+      assert.deepEqual(observer.violations.leaderCompleteness, []);
+    });
+
+    it('state machine safety: no two nodes apply different entries at one index', () => {
+      assert.ok(observer.checks.stateMachineSafety > 0);
+      assert.deepEqual(observer.violations.stateMachineSafety, []);
+    });
+  });
+}
