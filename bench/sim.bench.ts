@@ -366,9 +366,14 @@ class SortEachStepLoop {
   }
 }
 
-/** Plain gossip on a {@link SortedArrayLoop}: the same run as distkit's. */
-function sortedArrayGossip(): RunResult {
-  const loop = new SortedArrayLoop();
+/** A hand-rolled event loop: what a quick simulator of one's own looks like. */
+interface HandRolledLoop {
+  schedule(delayMs: number, run: () => void): void;
+  runUntilIdle(): void;
+}
+
+/** Plain gossip on a hand-rolled `loop`: the same run as distkit's. */
+function handRolledGossip(loop: HandRolledLoop): RunResult {
   const root = kernelRandom();
   const network = root.fork('network');
   const nodes = new Map<string, ClusterNode>();
@@ -415,54 +420,8 @@ function sortedArrayGossip(): RunResult {
   return { delivered, checksum };
 }
 
-/** Plain gossip on a {@link SortEachStepLoop}: the same run as distkit's. */
-function sortEachStepGossip(): RunResult {
-  const loop = new SortEachStepLoop();
-  const root = kernelRandom();
-  const network = root.fork('network');
-  const nodes = new Map<string, ClusterNode>();
-  let sendsLeft = messageCount;
-  let delivered = 0;
-  let checksum = 0;
-  const send = (from: string, to: string, message: GossipMessage): void => {
-    loop.schedule(latencyMsMin + network.float() * (latencyMsMax - latencyMsMin), () => {
-      delivered += 1;
-      (nodes.get(to) as ClusterNode).onMessage(from, message);
-    });
-  };
-  const randoms = nodeIds.map((id) => root.fork(`node:${id}`));
-  nodeIds.forEach((id, index) => {
-    const peers = peersOf(id);
-    const random = randoms[index] as SeededRandom;
-    nodes.set(id, {
-      onMessage(_from: string, message: GossipMessage): void {
-        checksum = fold(checksum, message, index);
-        if (sendsLeft > 0) {
-          sendsLeft -= 1;
-          send(id, peers[random.integer(0, peers.length - 1)] as string, {
-            kind: 'rumour',
-            id: message.id,
-            hops: message.hops + 1,
-          });
-        }
-      },
-    });
-  });
-  nodeIds.forEach((id, index) => {
-    const peers = peersOf(id);
-    const random = randoms[index] as SeededRandom;
-    for (let rumour = index; rumour < rumourCount; rumour += nodeIds.length) {
-      sendsLeft -= 1;
-      send(id, peers[random.integer(0, peers.length - 1)] as string, {
-        kind: 'rumour',
-        id: rumour,
-        hops: 0,
-      });
-    }
-  });
-  loop.runUntilIdle();
-  return { delivered, checksum };
-}
+const sortedArrayGossip = (): RunResult => handRolledGossip(new SortedArrayLoop());
+const sortEachStepGossip = (): RunResult => handRolledGossip(new SortEachStepLoop());
 
 /** The heartbeat variant on a {@link SortedArrayLoop}: the same run as distkit's. */
 function sortedArrayHeartbeats(): RunResult {
