@@ -25,6 +25,11 @@ export interface ScenarioVariant {
    * of unknown outcome under heavy faults); a violation still fails.
    */
   readonly allowUndecided: boolean;
+  /**
+   * Every this many milliseconds (0: never) a client asks the leader to change the
+   * membership: a random 3 to all of the nodes become the voters, the rest learners.
+   */
+  readonly reconfigureEveryMs?: number;
 }
 
 export const defaultVariant: ScenarioVariant = {
@@ -93,6 +98,28 @@ export function raftScenario(
     keyCount: 3,
     client: (host) => new RaftClient(host, ids),
   });
+  const reconfigureEveryMs = variant.reconfigureEveryMs ?? 0;
+  if (reconfigureEveryMs > 0) {
+    simulation.addClient({
+      id: 'reconfigurer',
+      program: (host) => {
+        const change = (): void => {
+          const shuffled = host.random.shuffle([...ids]);
+          const count = host.random.integer(3, ids.length);
+          const voters = shuffled.slice(0, count).sort();
+          const learners = shuffled.slice(count).sort();
+          for (const id of ids) {
+            host.send(id, { kind: 'reconfigure', voters, learners });
+          }
+          if (host.clock.nowMs() < 6_000) {
+            host.scheduler.schedule(reconfigureEveryMs, change);
+          }
+        };
+        host.scheduler.schedule(reconfigureEveryMs, change);
+        return { onMessage: () => {} };
+      },
+    });
+  }
   const nemesis = new Nemesis(simulation, {
     faultPhaseMs: 6_000,
     plan: {
@@ -195,7 +222,7 @@ export function safetyTests(
         }
       }
       console.log(
-        `${results.length} seeds: ${results.reduce((sum, result) => sum + result.ok, 0)} operations ok, snapshots installed ${observer.snapshotsInstalled}, recoveries from disk ${observer.recoveries}, entries applied ${observer.appliedCount}`,
+        `${results.length} seeds: ${results.reduce((sum, result) => sum + result.ok, 0)} operations ok, snapshots installed ${observer.snapshotsInstalled}, membership entries applied ${observer.membershipEntriesApplied}, recoveries from disk ${observer.recoveries}, entries applied ${observer.appliedCount}`,
       );
     });
 
@@ -209,6 +236,9 @@ export function safetyTests(
         // Over a sweep (not a one-seed replay), the faults must have exercised these.
         assert.ok(observer.snapshotsInstalled > 0, 'some follower caught up by snapshot');
         assert.ok(observer.recoveries > 0, 'some node recovered from its disk');
+      }
+      if ((variant.reconfigureEveryMs ?? 0) > 0) {
+        assert.ok(observer.membershipEntriesApplied > 0, 'membership changes were applied');
       }
     });
 

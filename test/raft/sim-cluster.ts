@@ -17,6 +17,7 @@ import {
   encodeKeyValueCommand,
   type HardState,
   KeyValueStateMachine,
+  type Membership,
   MemoryRaftStorage,
   type RaftMessage,
   RaftNode,
@@ -48,7 +49,7 @@ type DiskRecord =
       readonly kind: 'snapshot';
       readonly index: number;
       readonly term: number;
-      readonly voters: readonly string[];
+      readonly membership: Membership;
       readonly data: string;
     };
 
@@ -81,6 +82,7 @@ export class SafetyObserver {
     }
     this.appliedCount += other.appliedCount;
     this.snapshotsInstalled += other.snapshotsInstalled;
+    this.membershipEntriesApplied += other.membershipEntriesApplied;
     this.recoveries += other.recoveries;
   }
 
@@ -91,6 +93,8 @@ export class SafetyObserver {
   /** Snapshots installed from a leader, and node starts from a non-empty disk. */
   snapshotsInstalled = 0;
   recoveries = 0;
+  /** Membership changes applied (enter-joint and leave-joint entries, counted per node). */
+  membershipEntriesApplied = 0;
 
   /** index → the entry's term and the lowest term of a leader that committed it. */
   readonly #committed = new Map<number, { entryTerm: number; commitTerm: number }>();
@@ -252,7 +256,7 @@ export class RaftNodeProgram implements NodeProgram {
           metadata: {
             index: record.index,
             term: record.term,
-            membership: { voters: record.voters, votersOutgoing: [], learners: [] },
+            membership: record.membership,
           },
           data: new Uint8Array(Buffer.from(record.data, 'base64')),
         };
@@ -297,6 +301,12 @@ export class RaftNodeProgram implements NodeProgram {
     const candidate = message as { type?: unknown; kind?: unknown };
     if (typeof candidate.type === 'string') {
       this.node.step(message as RaftMessage);
+    } else if (candidate.kind === 'reconfigure') {
+      // Only a leader proposes; anywhere else, or with a change pending, this is dropped.
+      const change = message as { voters: string[]; learners: string[] };
+      if (this.node.role === 'leader') {
+        this.node.proposeMembership({ voters: change.voters, learners: change.learners });
+      }
     } else {
       this.#handleClient(from, message as ClientRequest);
     }
@@ -391,7 +401,7 @@ export class RaftNodeProgram implements NodeProgram {
         kind: 'snapshot',
         index: metadata.index,
         term: metadata.term,
-        voters: metadata.membership.voters,
+        membership: metadata.membership,
         data: Buffer.from(ready.snapshot.data).toString('base64'),
       });
       this.storage.applySnapshot(ready.snapshot);
@@ -428,6 +438,9 @@ export class RaftNodeProgram implements NodeProgram {
       return; // covered by a restored snapshot
     }
     this.options.observer.applied(this.host.id, entry);
+    if (entry.type === 'config') {
+      this.options.observer.membershipEntriesApplied += 1;
+    }
     const result = this.kv.apply(entry);
     const command = decodeKeyValueCommand(entry.data);
     if (command?.client === undefined || command.sequence === undefined) {
@@ -483,7 +496,7 @@ export class RaftNodeProgram implements NodeProgram {
       kind: 'snapshot',
       index: applied,
       term,
-      voters: this.node.membership.voters,
+      membership: this.node.membership,
       data: Buffer.from(data).toString('base64'),
     });
     this.host.disk.sync(logFile);

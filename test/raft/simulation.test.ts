@@ -25,6 +25,9 @@ const groups = (
   ] as const
 ).filter(([nodeCount]) => onlyNodeCount === undefined || String(nodeCount) === onlyNodeCount);
 
+/** A widened sweep (`DISTKIT_SIM_SEED_COUNT`) runs every variant on every seed. */
+const widened = (process.env['DISTKIT_SIM_SEED_COUNT'] ?? '') !== '';
+
 safetyTests(
   describe,
   it,
@@ -41,8 +44,23 @@ safetyTests(
   it,
   before,
   assert,
-  groups.map(([nodeCount, seeds]) => [nodeCount, seeds.slice(0, 3)] as const),
+  groups.map(
+    ([nodeCount, seeds]) => [nodeCount, seeds.slice(0, widened ? seeds.length : 3)] as const,
+  ),
   { ...defaultVariant, readOnly: 'lease' },
   runSeeds,
   'raft under simulation, lease reads (no clock-rate faults beyond the nemesis defaults)',
+);
+
+safetyTests(
+  describe,
+  it,
+  before,
+  assert,
+  groups
+    .filter(([nodeCount]) => nodeCount === 5)
+    .map(([nodeCount, seeds]) => [nodeCount, seeds.slice(0, widened ? seeds.length : 4)] as const),
+  { ...defaultVariant, reconfigureEveryMs: 400 },
+  runSeeds,
+  'raft under simulation with membership changes by joint consensus every 400 ms',
 );
