@@ -19,21 +19,25 @@ const groups = (
   ] as const
 ).filter(([nodeCount]) => onlyNodeCount === undefined || String(nodeCount) === onlyNodeCount);
 
+const harsh = {
+  file: 'test/raft/simulation.soak.ts',
+  lossProbability: 0.1,
+  duplicateProbability: 0.1,
+  faultIntervalMsMean: 150,
+  snapshotEveryEntries: 5,
+  readOnly: 'read-index',
+  allowUndecided: true,
+} as const;
+
+safetyTests(describe, it, before, assert, groups, harsh, runSeeds, 'raft under harsh simulation');
+
 safetyTests(
   describe,
   it,
   before,
   assert,
-  groups,
-  {
-    file: 'test/raft/simulation.soak.ts',
-    lossProbability: 0.1,
-    duplicateProbability: 0.1,
-    faultIntervalMsMean: 150,
-    snapshotEveryEntries: 5,
-    readOnly: 'read-index',
-    allowUndecided: true,
-  },
+  groups.filter(([nodeCount]) => nodeCount === 5),
+  { ...harsh, reconfigureEveryMs: 300 },
   runSeeds,
-  'raft under harsh simulation',
+  'raft under harsh simulation with membership changes',
 );
