@@ -213,6 +213,10 @@ export class RaftLog {
     return [...this.#unstable];
   }
 
+  hasUnstableEntries(): boolean {
+    return this.#unstable.length > 0;
+  }
+
   unstableSnapshot(): Snapshot | null {
     return this.#unstableSnapshot;
   }

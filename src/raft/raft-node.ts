@@ -518,7 +518,7 @@ export class RaftNode {
     return (
       this.#messages.length > 0 ||
       this.#readStates.length > 0 ||
-      this.#log.unstableEntries().length > 0 ||
+      this.#log.hasUnstableEntries() ||
       this.#log.unstableSnapshot() !== null ||
       this.#log.hasNextCommittedEntries()
     );
