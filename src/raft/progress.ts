@@ -27,6 +27,11 @@ export class Progress {
   snapshotOffset = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /**
+   * The leader's tick count when it sent the latest heartbeat this follower answered:
+   * the follower ignores other candidates for `electionTicks` after receiving it.
+   */
+  leaseSentAtTick = Number.MIN_SAFE_INTEGER;
   /** In `probe` state: an append is out and unanswered. */
   probeSent = false;
   readonly #inflightIndexes: number[] = [];

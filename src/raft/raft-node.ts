@@ -214,6 +214,8 @@ export class RaftNode {
   readonly #votes = new Map<NodeId, boolean>();
   #electionElapsed = 0;
   #heartbeatElapsed = 0;
+  /** Ticks since this node started: the leader's clock for leases. */
+  #tickCount = 0;
   #randomizedElectionTicks = 0;
   #transferee: NodeId | null = null;
   #uncommittedBytes = 0;
@@ -335,6 +337,7 @@ export class RaftNode {
 
   /** One unit of logical time: elections and heartbeats are counted in ticks. */
   tick(): void {
+    this.#tickCount += 1;
     if (this.#role === 'leader') {
       this.#tickLeader();
     } else {
@@ -701,7 +704,12 @@ export class RaftNode {
 
   #tickElection(): void {
     this.#electionElapsed += 1;
-    if (this.#electionElapsed >= this.#randomizedElectionTicks) {
+    // Only a voter restarts its count when it times out. A learner (or a node removed
+    // from the voters) keeps counting, so its lease on the last leader expires and it
+    // answers other candidates' polls; resetting it would keep it "in lease" forever and
+    // a joint configuration that needs its vote could never elect a leader (found by the
+    // membership sweep, seed 268 with 5 nodes).
+    if (this.#promotable() && this.#electionElapsed >= this.#randomizedElectionTicks) {
       this.#electionElapsed = 0;
       this.#hup(false);
     }
@@ -1126,6 +1134,7 @@ export class RaftNode {
         // Never past the follower's match: it might not have those entries.
         commitIndex: Math.min(progress.matchIndex, this.#log.committedIndex),
         context,
+        sentAtTick: this.#tickCount,
       };
       this.#send(message);
     }
@@ -1170,6 +1179,7 @@ export class RaftNode {
   }
 
   #handleHeartbeatResponse(message: HeartbeatResponse, progress: Progress): void {
+    progress.leaseSentAtTick = Math.max(progress.leaseSentAtTick, message.sentAtTick);
     if (progress.state === 'snapshot') {
       // A chunk may have been lost: send the one the follower is waiting for again.
       const snapshot = this.#log.storage.snapshot();
@@ -1185,7 +1195,7 @@ export class RaftNode {
         this.#sendAppend(message.from);
       }
     }
-    if (message.context !== null && this.readOnly === 'read-index') {
+    if (message.context !== null) {
       this.#acknowledgeRead(message.context, message.from);
     }
   }
@@ -1242,6 +1252,7 @@ export class RaftNode {
       to: message.from,
       term: this.#term,
       context: message.context,
+      sentAtTick: message.sentAtTick,
     });
   }
 
@@ -1325,7 +1336,7 @@ export class RaftNode {
     }
     const index = this.#log.committedIndex;
     const onlyVoter = voteOutcome(this.#membership, new Map([[this.id, true]])) === 'won';
-    if (onlyVoter || this.readOnly === 'lease') {
+    if (onlyVoter || (this.readOnly === 'lease' && this.#leaseHolds())) {
       this.#answerRead({ context, index, requester, acknowledgements: new Set() });
       return { status: 'pending' };
     }
@@ -1335,6 +1346,24 @@ export class RaftNode {
     this.#pendingReads.push({ context, index, requester, acknowledgements: new Set([this.id]) });
     this.#broadcastHeartbeat(context);
     return { status: 'pending' };
+  }
+
+  /**
+   * True while a quorum answered heartbeats sent less than `electionTicks - 1` ticks ago
+   * (on this node's clock): each of those voters ignores other candidates for
+   * `electionTicks` of its own ticks after receiving one, so no other leader can exist
+   * yet, if the clocks tick at about the same rate and this node did not stall. Without
+   * a lease the read takes the read-index path.
+   */
+  #leaseHolds(): boolean {
+    const votes = new Map<NodeId, boolean>();
+    for (const [id, progress] of this.#progress) {
+      votes.set(
+        id,
+        id === this.id || this.#tickCount - progress.leaseSentAtTick < this.electionTicks - 1,
+      );
+    }
+    return voteOutcome(this.#membership, votes) === 'won';
   }
 
   #acknowledgeRead(context: string, from: NodeId): void {

@@ -123,12 +123,16 @@ export interface Heartbeat extends Envelope {
   readonly type: 'heartbeat';
   readonly commitIndex: number;
   readonly context: string | null;
+  /** The leader's tick count when it sent this; echoed back, it dates the follower's lease. */
+  readonly sentAtTick: number;
 }
 
 /** The answer to a {@link Heartbeat}, echoing its context. */
 export interface HeartbeatResponse extends Envelope {
   readonly type: 'heartbeat-response';
   readonly context: string | null;
+  /** The `sentAtTick` of the heartbeat answered. */
+  readonly sentAtTick: number;
 }
 
 /** One chunk of a snapshot, sent in order from `offset` 0; `done` marks the last. */

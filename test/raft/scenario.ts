@@ -7,7 +7,14 @@
 
 import { casRegisterModel, checkLinearizability, type Operation } from '../../src/check/index.js';
 import type { MemoryRaftStorage, ReadOnlyMode } from '../../src/raft/index.js';
-import { checkLiveness, Nemesis, Simulation, Workload } from '../../src/sim/index.js';
+import {
+  checkLiveness,
+  type FaultKind,
+  faultKinds,
+  Nemesis,
+  Simulation,
+  Workload,
+} from '../../src/sim/index.js';
 import { type ClusterOptions, RaftClient, RaftNodeProgram, SafetyObserver } from './sim-cluster.js';
 
 /** Fault intensity and cluster settings of a sweep. */
@@ -30,6 +37,8 @@ export interface ScenarioVariant {
    * membership: a random 3 to all of the nodes become the voters, the rest learners.
    */
   readonly reconfigureEveryMs?: number;
+  /** Fault kinds the nemesis leaves out (default none). */
+  readonly excludedFaults?: readonly FaultKind[];
 }
 
 export const defaultVariant: ScenarioVariant = {
@@ -41,6 +50,21 @@ export const defaultVariant: ScenarioVariant = {
   readOnly: 'read-index',
   allowUndecided: false,
 };
+
+/** Every fault kind the node count allows, with weight 1, except `excluded`. */
+function weightsWithout(
+  excluded: readonly FaultKind[],
+  nodeCount: number,
+): Partial<Record<FaultKind, number>> {
+  const weights: Partial<Record<FaultKind, number>> = {};
+  for (const kind of faultKinds) {
+    const allowed = kind === 'ring' ? nodeCount >= 4 : kind === 'bridge' ? nodeCount >= 3 : true;
+    if (allowed && !excluded.includes(kind)) {
+      weights[kind] = 1;
+    }
+  }
+  return weights;
+}
 
 /** The command that replays one seed of a variant. */
 export function replayCommandFor(variant: ScenarioVariant, nodeCount: number) {
@@ -83,9 +107,24 @@ export function raftScenario(
     snapshotEveryEntries: variant.snapshotEveryEntries,
     readOnly: variant.readOnly,
   };
+  const programs = new Map<string, RaftNodeProgram>();
   for (const id of ids) {
-    simulation.addNode({ id, program: (host) => new RaftNodeProgram(host, options) });
+    simulation.addNode({
+      id,
+      program: (host) => {
+        const program = new RaftNodeProgram(host, options);
+        programs.set(id, program);
+        return program;
+      },
+    });
   }
+  const describeCluster = (): string =>
+    [...programs.values()]
+      .map((program) => {
+        const status = program.node.status();
+        return `${status.id}: ${status.role} term ${status.term} leader ${status.leader ?? '-'} commit ${status.commitIndex} applied ${status.appliedIndex} last ${status.lastIndex} voters ${status.membership.voters.join(',')} outgoing ${status.membership.votersOutgoing.join(',')} learners ${status.membership.learners.join(',')}`;
+      })
+      .join('; ');
   const workload = new Workload(simulation, {
     model: 'cas-register',
     clientCount: 4,
@@ -126,6 +165,9 @@ export function raftScenario(
       intervalMsMean: variant.faultIntervalMsMean,
       durationMsMax: 1_500,
       clockStepMsMax: 2_000,
+      ...(variant.excludedFaults === undefined
+        ? {}
+        : { weights: weightsWithout(variant.excludedFaults, nodeCount) }),
     },
   });
   nemesis.runUntilHealed();
@@ -159,7 +201,7 @@ export function raftScenario(
   });
   const live = checkLiveness(simulation, { progress: () => livenessReplies, withinMs: 5_000 });
   if (!live.live) {
-    throw new Error(`no progress after the heal: ${live.explanation}`);
+    throw new Error(`no progress after the heal: ${live.explanation} Raft: ${describeCluster()}`);
   }
   const byKey = new Map<string, Operation[]>();
   for (const operation of workload.history.operations()) {
@@ -169,7 +211,9 @@ export function raftScenario(
   for (const [key, operations] of byKey) {
     const check = checkLinearizability(casRegisterModel(), operations);
     if (check.verdict === 'violation') {
-      throw new Error(`not linearizable (key ${key}): ${check.explanation.message}`);
+      throw new Error(
+        `not linearizable (key ${key}): ${check.explanation.message}\nFaults:\n${nemesis.formatLog().join('\n')}`,
+      );
     }
     if (check.verdict === 'unknown' && !variant.allowUndecided) {
       throw new Error(`linearizability undecided (key ${key}): ${check.message}`);

