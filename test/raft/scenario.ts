@@ -80,6 +80,8 @@ export interface ScenarioResult {
   readonly applied: number;
   readonly livenessAfterMs: number;
   readonly faults: Readonly<Record<string, number>>;
+  /** Keys whose history the checker could not decide within its budget (allowed only when `allowUndecided`). */
+  readonly undecidedKeys: number;
 }
 
 /** One seeded run; throws on a violation. Its observer's counts are merged into `total`. */
@@ -208,8 +210,12 @@ export function raftScenario(
     const key = operation.key ?? '';
     byKey.set(key, [...(byKey.get(key) ?? []), operation]);
   }
+  let undecidedKeys = 0;
   for (const [key, operations] of byKey) {
     const check = checkLinearizability(casRegisterModel(), operations);
+    if (check.verdict === 'unknown') {
+      undecidedKeys += 1;
+    }
     if (check.verdict === 'violation') {
       throw new Error(
         `not linearizable (key ${key}): ${check.explanation.message}\nFaults:\n${nemesis.formatLog().join('\n')}`,
@@ -236,6 +242,7 @@ export function raftScenario(
     applied: observer.appliedCount,
     livenessAfterMs: live.afterMs,
     faults,
+    undecidedKeys,
   };
 }
 
@@ -266,7 +273,7 @@ export function safetyTests(
         }
       }
       console.log(
-        `${results.length} seeds: ${results.reduce((sum, result) => sum + result.ok, 0)} operations ok, snapshots installed ${observer.snapshotsInstalled}, membership entries applied ${observer.membershipEntriesApplied}, recoveries from disk ${observer.recoveries}, entries applied ${observer.appliedCount}`,
+        `${results.length} seeds: ${results.reduce((sum, result) => sum + result.ok, 0)} operations ok, ${results.reduce((sum, result) => sum + result.undecidedKeys, 0)} key histories undecided within the checker's budget, snapshots installed ${observer.snapshotsInstalled}, membership entries applied ${observer.membershipEntriesApplied}, recoveries from disk ${observer.recoveries}, entries applied ${observer.appliedCount}`,
       );
     });
 

@@ -25,8 +25,14 @@ const groups = (
   ] as const
 ).filter(([nodeCount]) => onlyNodeCount === undefined || String(nodeCount) === onlyNodeCount);
 
-/** A widened sweep (`DISTKIT_SIM_SEED_COUNT`) runs every variant on every seed. */
+/**
+ * A widened sweep (`DISTKIT_SIM_SEED_COUNT`) runs every variant on every seed, and
+ * accepts (and counts) the rare history the checker cannot decide within its budget: in
+ * 1,000 seeds of each sweep two did not fit 10 million search steps. A violation still
+ * fails.
+ */
 const widened = (process.env['DISTKIT_SIM_SEED_COUNT'] ?? '') !== '';
+const variant = { ...defaultVariant, allowUndecided: widened };
 
 safetyTests(
   describe,
@@ -50,7 +56,7 @@ safetyTests(
   // A lease assumes clocks tick at about the same rate and a leader never stalls: the
   // nemesis here drifts no clock and pauses no node (lease.txt shows a stalled leader's
   // stale read; the wider sweep found one under pauses, seed 399).
-  { ...defaultVariant, readOnly: 'lease', excludedFaults: ['pause', 'clock-rate'] },
+  { ...variant, readOnly: 'lease', excludedFaults: ['pause', 'clock-rate'] },
   runSeeds,
   'raft under simulation, lease reads (no pauses, no clock drift)',
 );
@@ -63,7 +69,7 @@ safetyTests(
   groups
     .filter(([nodeCount]) => nodeCount === 5)
     .map(([nodeCount, seeds]) => [nodeCount, seeds.slice(0, widened ? seeds.length : 4)] as const),
-  { ...defaultVariant, reconfigureEveryMs: 400 },
+  { ...variant, reconfigureEveryMs: 400 },
   runSeeds,
   'raft under simulation with membership changes by joint consensus every 400 ms',
 );
