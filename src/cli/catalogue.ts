@@ -121,6 +121,24 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'raft',
+    layer: 2,
+    summary:
+      'Raft consensus as a sans-I/O state machine (etcd-raft style): tick, step, propose, ready, advance',
+    capabilities: [
+      'RaftNode: elections with randomized timeouts, pre-vote and check-quorum (a partitioned node cannot depose a healthy leader; a leader without a quorum steps down)',
+      "Log replication with the paper's safety rules: current-term commit counting, log matching, conflict truncation, fast backtracking with a (term, index) hint",
+      'Per-follower progress (probe, replicate, snapshot) with flow control: in-flight messages and bytes, message size, batching and pipelining; proposal forwarding from followers',
+      'Ready/advance: hard state and entries to persist before sending, messages, committed entries to apply, read states; proposals return appended, forwarded or dropped with a reason',
+      'Linearizable reads by ReadIndex (heartbeat-confirmed, forwarded from followers) and opt-in leader leases dated by heartbeat answers',
+      'Snapshots and log compaction: InstallSnapshot in acknowledged chunks, resent when lost',
+      'Membership by joint consensus (entered and left automatically), learners, leadership transfer (timeout-now), a removed leader steps down',
+      'RaftStorage port with MemoryRaftStorage (conflict truncation, compaction, snapshot install)',
+      'StateMachine port and KeyValueStateMachine: put, delete, compare-and-set, get, range reads, client sessions that apply a retried command once',
+      'Evidence: golden interaction scripts; seeded 3- and 5-node simulations under partitions, crashes, pauses, clock faults, loss and duplication, checked for linearizability, liveness and each Raft safety property',
+    ],
+  },
+  {
     name: 'net',
     layer: 3,
     summary:
