@@ -48,6 +48,7 @@ export {
   faultCountLimit,
   faultKinds,
   type IsolateFault,
+  type LastingFault,
   type LatencySpikeFault,
   type LinkBaseline,
   type LivenessOptions,

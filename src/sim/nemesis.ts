@@ -24,29 +24,31 @@ import { type DelayDistribution, requireDelayDistribution } from './latency.js';
 import type { NodeProgram, SimNode } from './node.js';
 import type { Simulation } from './simulation.js';
 
+/** What every fault that lasts a while has: how long. */
+export interface LastingFault {
+  /** How long the fault lasts; absent: until the heal phase. */
+  readonly durationMs?: number;
+}
+
 /** Cuts `node` off from every other node and client, both ways. */
-export interface IsolateFault {
+export interface IsolateFault extends LastingFault {
   readonly kind: 'isolate';
   /** The node cut off. */
   readonly node: string;
-  /** How long the fault lasts; absent: until the heal phase. */
-  readonly durationMs?: number;
 }
 
 /**
  * Splits the server nodes in two: `minority` on one side, every other server node on the
  * other (clients reach both sides).
  */
-export interface SplitFault {
+export interface SplitFault extends LastingFault {
   readonly kind: 'split';
   /** One side of the split; the other side is every other server node. */
   readonly minority: readonly string[];
-  /** How long the fault lasts; absent: until the heal phase. */
-  readonly durationMs?: number;
 }
 
 /** `sideA` and `sideB` cannot reach each other; `bridge` reaches both. */
-export interface BridgeFault {
+export interface BridgeFault extends LastingFault {
   readonly kind: 'bridge';
   /** One side. */
   readonly sideA: readonly string[];
@@ -54,28 +56,22 @@ export interface BridgeFault {
   readonly sideB: readonly string[];
   /** The node on neither side that reaches both. */
   readonly bridge: string;
-  /** How long the fault lasts; absent: until the heal phase. */
-  readonly durationMs?: number;
 }
 
 /** Each node of `order` reaches only its two neighbours in the ring. */
-export interface RingFault {
+export interface RingFault extends LastingFault {
   readonly kind: 'ring';
   /** The ring, in order; at least three distinct nodes. */
   readonly order: readonly string[];
-  /** How long the fault lasts; absent: until the heal phase. */
-  readonly durationMs?: number;
 }
 
 /** Messages from `from` to `to` are lost; the reverse direction still works. */
-export interface BlockOneWayFault {
+export interface BlockOneWayFault extends LastingFault {
   readonly kind: 'block-one-way';
   /** The sender whose messages are lost. */
   readonly from: string;
   /** The receiver that never gets them. */
   readonly to: string;
-  /** How long the fault lasts; absent: until the heal phase. */
-  readonly durationMs?: number;
 }
 
 /** Messages from `from` to `to` are held and delivered when the clog clears. */
@@ -90,7 +86,7 @@ export interface ClogFault {
 }
 
 /** Every link from one of `from` to one of `to` loses messages with `lossProbability`. */
-export interface LossFault {
+export interface LossFault extends LastingFault {
   readonly kind: 'loss';
   /** The senders. */
   readonly from: readonly string[];
@@ -98,12 +94,10 @@ export interface LossFault {
   readonly to: readonly string[];
   /** Probability that a message on these links is lost, from 0 to 1. */
   readonly lossProbability: number;
-  /** How long the fault lasts; absent: until the heal phase. */
-  readonly durationMs?: number;
 }
 
 /** Every link from one of `from` to one of `to` takes `latency` instead of its usual delay. */
-export interface LatencySpikeFault {
+export interface LatencySpikeFault extends LastingFault {
   readonly kind: 'latency-spike';
   /** The senders. */
   readonly from: readonly string[];
@@ -111,8 +105,6 @@ export interface LatencySpikeFault {
   readonly to: readonly string[];
   /** The delay of those links while the spike lasts. */
   readonly latency: DelayDistribution;
-  /** How long the fault lasts; absent: until the heal phase. */
-  readonly durationMs?: number;
 }
 
 /** Crashes `node`; it restarts (from its disk) after `durationMs`. */
