@@ -14,6 +14,11 @@ import {
   type ScheduledFault,
   Simulation,
 } from '../../src/sim/index.js';
+import {
+  blockedPairs as blockedPairsAmong,
+  type LoggingCluster,
+  loggingCluster,
+} from './support.js';
 
 const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
 const latencyMs = 10;
@@ -48,38 +53,11 @@ class Pinger implements NodeProgram {
   }
 }
 
-interface Cluster {
-  readonly simulation: Simulation;
-  readonly deliveries: { from: string; to: string; message: unknown; atMs: number }[];
-  send(from: string, to: string, message: unknown): void;
-}
+type Cluster = LoggingCluster;
 
 /** Nodes that log what reaches them; links take a constant 10 ms. */
 function cluster(ids: readonly string[], seed = 1): Cluster {
-  const simulation = new Simulation({
-    seed,
-    network: { latency: { kind: 'constant', delayMs: latencyMs } },
-  });
-  const deliveries: Cluster['deliveries'] = [];
-  const hosts = new Map<string, NodeHost>();
-  for (const id of ids) {
-    simulation.addNode({
-      id,
-      program: (host) => {
-        hosts.set(id, host);
-        return {
-          onMessage: (from: string, message: unknown) =>
-            deliveries.push({ from, to: id, message, atMs: simulation.nowMs() }),
-        };
-      },
-    });
-  }
-  simulation.runForMs(0);
-  return {
-    simulation,
-    deliveries,
-    send: (from, to, message) => hosts.get(from)?.send(to, message),
-  };
+  return loggingCluster(ids, { latency: { kind: 'constant', delayMs: latencyMs } }, seed);
 }
 
 const baseline: LinkBaseline = {
@@ -87,15 +65,7 @@ const baseline: LinkBaseline = {
 };
 
 function blockedPairs(simulation: Simulation, ids: readonly string[] = five): string[] {
-  const pairs: string[] = [];
-  for (const from of ids) {
-    for (const to of ids) {
-      if (from !== to && simulation.network.isBlocked(from, to)) {
-        pairs.push(`${from}>${to}`);
-      }
-    }
-  }
-  return pairs;
+  return blockedPairsAmong(simulation, ids);
 }
 
 /** Every directed pair between the two sides, both ways, sorted like {@link blockedPairs}. */

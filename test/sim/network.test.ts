@@ -9,60 +9,11 @@ import {
   Simulation,
   sampleDelayMs,
 } from '../../src/sim/index.js';
+import { blockedPairs, loggingCluster } from './support.js';
 
-interface Delivery {
-  from: string;
-  to: string;
-  message: unknown;
-  atMs: number;
-}
-
-/** Nodes that log deliveries; `send` sends from any node at the current instant. */
-function cluster(
-  ids: readonly string[],
-  network: LinkOptions = { latency: { kind: 'constant', delayMs: 10 } },
-  seed = 1,
-): {
-  simulation: Simulation;
-  deliveries: Delivery[];
-  send: (from: string, to: string, message: unknown) => void;
-} {
-  const simulation = new Simulation({ seed, network });
-  const deliveries: Delivery[] = [];
-  const hosts = new Map<string, NodeHost>();
-  for (const id of ids) {
-    simulation.addNode({
-      id,
-      program: (host) => {
-        hosts.set(id, host);
-        return {
-          onMessage: (from: string, message: unknown) =>
-            deliveries.push({ from, to: id, message, atMs: simulation.nowMs() }),
-        };
-      },
-    });
-  }
-  simulation.runForMs(0);
-  return {
-    simulation,
-    deliveries,
-    send: (from, to, message) => hosts.get(from)?.send(to, message),
-  };
-}
+const cluster = loggingCluster;
 
 const five = ['n1', 'n2', 'n3', 'n4', 'n5'];
-
-function blockedPairs(simulation: Simulation, ids: readonly string[]): string[] {
-  const pairs: string[] = [];
-  for (const from of ids) {
-    for (const to of ids) {
-      if (from !== to && simulation.network.isBlocked(from, to)) {
-        pairs.push(`${from}>${to}`);
-      }
-    }
-  }
-  return pairs;
-}
 
 describe('SimNetwork', () => {
   it('delivers after the link latency', () => {
