@@ -368,12 +368,16 @@ class SortEachStepLoop {
 
 /** A hand-rolled event loop: what a quick simulator of one's own looks like. */
 interface HandRolledLoop {
+  readonly nowMs: number;
   schedule(delayMs: number, run: () => void): void;
   runUntilIdle(): void;
 }
 
-/** Plain gossip on a hand-rolled `loop`: the same run as distkit's. */
-function handRolledGossip(loop: HandRolledLoop): RunResult {
+/**
+ * Gossip on a hand-rolled `loop`, plain or with heartbeats and loss: the same run as
+ * distkit's, drawing latency and loss in the simulator's order.
+ */
+function handRolledGossip(loop: HandRolledLoop, heartbeats: boolean): RunResult {
   const root = kernelRandom();
   const network = root.fork('network');
   const nodes = new Map<string, ClusterNode>();
@@ -381,60 +385,8 @@ function handRolledGossip(loop: HandRolledLoop): RunResult {
   let delivered = 0;
   let checksum = 0;
   const send = (from: string, to: string, message: GossipMessage): void => {
-    loop.schedule(latencyMsMin + network.float() * (latencyMsMax - latencyMsMin), () => {
-      delivered += 1;
-      (nodes.get(to) as ClusterNode).onMessage(from, message);
-    });
-  };
-  const randoms = nodeIds.map((id) => root.fork(`node:${id}`));
-  nodeIds.forEach((id, index) => {
-    const peers = peersOf(id);
-    const random = randoms[index] as SeededRandom;
-    nodes.set(id, {
-      onMessage(_from: string, message: GossipMessage): void {
-        checksum = fold(checksum, message, index);
-        if (sendsLeft > 0) {
-          sendsLeft -= 1;
-          send(id, peers[random.integer(0, peers.length - 1)] as string, {
-            kind: 'rumour',
-            id: message.id,
-            hops: message.hops + 1,
-          });
-        }
-      },
-    });
-  });
-  nodeIds.forEach((id, index) => {
-    const peers = peersOf(id);
-    const random = randoms[index] as SeededRandom;
-    for (let rumour = index; rumour < rumourCount; rumour += nodeIds.length) {
-      sendsLeft -= 1;
-      send(id, peers[random.integer(0, peers.length - 1)] as string, {
-        kind: 'rumour',
-        id: rumour,
-        hops: 0,
-      });
-    }
-  });
-  loop.runUntilIdle();
-  return { delivered, checksum };
-}
-
-const sortedArrayGossip = (): RunResult => handRolledGossip(new SortedArrayLoop());
-const sortEachStepGossip = (): RunResult => handRolledGossip(new SortEachStepLoop());
-
-/** The heartbeat variant on a {@link SortedArrayLoop}: the same run as distkit's. */
-function sortedArrayHeartbeats(): RunResult {
-  const loop = new SortedArrayLoop();
-  const root = kernelRandom();
-  const network = root.fork('network');
-  const nodes = new Map<string, ClusterNode>();
-  let sendsLeft = messageCount;
-  let delivered = 0;
-  let checksum = 0;
-  const send = (from: string, to: string, message: GossipMessage): void => {
-    // The simulator's order of draws: loss first, then latency.
-    if (network.float() < lossProbability) {
+    // The simulator's order of draws: loss first (only when there is loss), then latency.
+    if (heartbeats && network.float() < lossProbability) {
       return;
     }
     loop.schedule(latencyMsMin + network.float() * (latencyMsMax - latencyMsMin), () => {
@@ -500,11 +452,17 @@ function sortedArrayHeartbeats(): RunResult {
         hops: 0,
       });
     }
-    loop.schedule(heartbeatEveryMs, beats[index] as () => void);
+    if (heartbeats) {
+      loop.schedule(heartbeatEveryMs, beats[index] as () => void);
+    }
   });
   loop.runUntilIdle();
   return { delivered, checksum };
 }
+
+const sortedArrayGossip = (): RunResult => handRolledGossip(new SortedArrayLoop(), false);
+const sortEachStepGossip = (): RunResult => handRolledGossip(new SortEachStepLoop(), false);
+const sortedArrayHeartbeats = (): RunResult => handRolledGossip(new SortedArrayLoop(), true);
 
 // ---------------------------------------------------------------------------------------
 // Checks before measuring: every case does the whole workload, and the hand-rolled loops
