@@ -3,8 +3,6 @@ import { describe, it } from 'node:test';
 import { isInvalidArgumentError, SeededRandom } from '../../src/core/index.js';
 import {
   type DelayDistribution,
-  type LinkOptions,
-  type NodeHost,
   requireDelayDistribution,
   Simulation,
   sampleDelayMs,
