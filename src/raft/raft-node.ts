@@ -386,11 +386,26 @@ export class RaftNode {
    * Requests a linearizable read: when confirmed, a {@link ReadState} with `context` and
    * the commit index appears in a later ready; serve the read once the applied index
    * reaches it.
+   *
+   * `options.mode` overrides the node's `readOnly` for this read. `'lease'` needs
+   * `checkQuorum`; it is answered from the lease only on the leader itself: a follower
+   * forwards every read, and the leader answers forwarded reads in its own `readOnly`
+   * mode.
    */
-  readIndex(context: string): ReadIndexResult {
+  readIndex(context: string, options: { readonly mode?: ReadOnlyMode } = {}): ReadIndexResult {
     requireString('context', context, true);
+    const mode =
+      options.mode === undefined
+        ? this.readOnly
+        : requireOneOf('options.mode', options.mode, ['read-index', 'lease']);
+    if (mode === 'lease' && !this.checkQuorum) {
+      throw new InvalidArgumentError(
+        'options.mode',
+        "A 'lease' read needs the node's checkQuorum true: the lease is the time a leader that lost its quorum keeps leading.",
+      );
+    }
     if (this.#role === 'leader') {
-      return this.#leaderReadIndex(context, null);
+      return this.#leaderReadIndex(context, null, mode);
     }
     if (this.#leader === null) {
       return { status: 'dropped', reason: 'no-leader' };
@@ -1329,14 +1344,18 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- reads
 
-  #leaderReadIndex(context: string, requester: NodeId | null): ReadIndexResult {
+  #leaderReadIndex(
+    context: string,
+    requester: NodeId | null,
+    mode: ReadOnlyMode = this.readOnly,
+  ): ReadIndexResult {
     if (this.#log.term(this.#log.committedIndex) !== this.#term) {
       // Until an entry of its term commits, the leader does not know the commit index.
       return { status: 'dropped', reason: 'leader-not-ready' };
     }
     const index = this.#log.committedIndex;
     const onlyVoter = voteOutcome(this.#membership, new Map([[this.id, true]])) === 'won';
-    if (onlyVoter || (this.readOnly === 'lease' && this.#leaseHolds())) {
+    if (onlyVoter || (mode === 'lease' && this.#leaseHolds())) {
       this.#answerRead({ context, index, requester, acknowledgements: new Set() });
       return { status: 'pending' };
     }

@@ -370,3 +370,75 @@ describe('KeyValueStateMachine', () => {
     assert.equal(copy.appliedIndex, 1);
   });
 });
+
+describe('read mode per request', () => {
+  /** A leader of term 1 whose own entry committed (with node 2), so it may serve reads. */
+  function readyLeader(): RaftNode {
+    const leader = electedLeader();
+    const last = leader.status().lastIndex;
+    leader.step({
+      type: 'append-response',
+      from: '2',
+      to: '1',
+      term: 1,
+      index: last,
+      rejected: false,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    persist(leader);
+    assert.equal(leader.status().commitIndex, last);
+    return leader;
+  }
+
+  it('answers a lease read at once while a quorum answered a recent heartbeat', () => {
+    const leader = readyLeader();
+    leader.step({
+      type: 'heartbeat-response',
+      from: '2',
+      to: '1',
+      term: 1,
+      context: null,
+      sentAtTick: 0,
+    });
+    assert.deepEqual(leader.readIndex('lease-read', { mode: 'lease' }), { status: 'pending' });
+    const ready = leader.ready();
+    assert.deepEqual(
+      ready.readStates.map((state) => state.context),
+      ['lease-read'],
+    );
+    assert.equal(
+      ready.messages.filter((message) => message.type === 'heartbeat').length,
+      0,
+      'a lease read sends no heartbeat round',
+    );
+    leader.advance(ready);
+  });
+
+  it('confirms a default read (read-index mode) by a heartbeat round first', () => {
+    const leader = readyLeader();
+    leader.step({
+      type: 'heartbeat-response',
+      from: '2',
+      to: '1',
+      term: 1,
+      context: null,
+      sentAtTick: 0,
+    });
+    assert.deepEqual(leader.readIndex('index-read'), { status: 'pending' });
+    const ready = leader.ready();
+    assert.equal(ready.readStates.length, 0);
+    assert.ok(
+      ready.messages.some(
+        (message) => message.type === 'heartbeat' && message.context === 'index-read',
+      ),
+    );
+    leader.advance(ready);
+  });
+
+  it('refuses a lease read on a node without check-quorum, and unknown modes', () => {
+    const leader = electedLeader({ checkQuorum: false });
+    assert.throws(() => leader.readIndex('x', { mode: 'lease' }), isInvalidArgumentError);
+    assert.throws(() => leader.readIndex('x', { mode: 'fast' as never }), isInvalidArgumentError);
+  });
+});
