@@ -19,6 +19,15 @@ export {
   KeyValueStateMachine,
   type StateMachine,
 } from './kv.js';
+export {
+  defaultRaftMessageLimits,
+  isRaftMessageInvalidError,
+  type ParseRaftMessageResult,
+  parseRaftMessage,
+  RaftMessageInvalidError,
+  type RaftMessageLimits,
+  requireRaftMessage,
+} from './message-validation.js';
 export type { ProgressState } from './progress.js';
 export { committedIndex, type VoteOutcome, voteOutcome } from './quorum.js';
 export {
