@@ -3,12 +3,23 @@
  * checksummed records, group commit, suffix truncation, prefix compaction and recovery
  * that cuts a torn tail and refuses corrupted middles ({@link WriteAheadLog}); snapshot
  * files written atomically and verified on read ({@link writeSnapshotFile},
- * {@link SnapshotStore}); and a Raft log and hard state on top ({@link RaftLogStore}).
+ * {@link SnapshotStore}); a Raft log and hard state on top ({@link RaftLogStore}); and
+ * the Raft core's storage port on those files ({@link DurableRaftStorage}).
  *
  * @packageDocumentation
  */
 
 export { crc32c, crc32cUpdate } from '../core/index.js';
+export {
+  type CreateSnapshotOptions,
+  DurableRaftStorage,
+  type DurableRaftStorageOptions,
+  type DurableReady,
+  isRaftStorageClosedError,
+  isRaftStorageCorruptionError,
+  RaftStorageClosedError,
+  RaftStorageCorruptionError,
+} from './durable-raft-storage.js';
 export {
   isSnapshotCorruptionError,
   isWalClosedError,

@@ -1,0 +1,433 @@
+import assert from 'node:assert/strict';
+import { copyFile, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import {
+  isAssertionError,
+  isInvalidArgumentError,
+  isLimitExceededError,
+} from '../../src/core/index.js';
+import type { Entry, EntryType, HardState, Membership, Snapshot } from '../../src/raft/index.js';
+import {
+  DurableRaftStorage,
+  isRaftStorageClosedError,
+  isRaftStorageCorruptionError,
+  isSnapshotCorruptionError,
+  isWalCorruptionError,
+  RaftLogStore,
+  segmentFileName,
+} from '../../src/storage/index.js';
+import { bytesOf, temporaryFolder, textOf } from './helpers.js';
+
+let folder: { path: string; remove: () => Promise<void> };
+beforeEach(async () => {
+  folder = await temporaryFolder();
+});
+afterEach(async () => {
+  await folder.remove();
+});
+
+const membership: Membership = { voters: ['n1', 'n2', 'n3'], votersOutgoing: [], learners: [] };
+
+const entry = (index: number, term: number, type: EntryType = 'normal', text?: string): Entry => ({
+  index,
+  term,
+  type,
+  data: bytesOf(text ?? `${index}@${term}`),
+});
+
+/** Consecutive entries `[from, to]` of one term. */
+const run = (from: number, to: number, term: number): Entry[] =>
+  Array.from({ length: to - from + 1 }, (_, offset) => entry(from + offset, term));
+
+const hard = (term: number, commitIndex: number, vote: string | null = 'n1'): HardState => ({
+  term,
+  vote,
+  commitIndex,
+});
+
+/** The port's answers as plain data, for comparisons. */
+function view(storage: DurableRaftStorage): unknown {
+  const first = storage.firstIndex();
+  const last = storage.lastIndex();
+  return {
+    firstIndex: first,
+    lastIndex: last,
+    terms: Array.from({ length: last - first + 2 }, (_, offset) =>
+      storage.term(first - 1 + offset),
+    ),
+    entries: storage
+      .entries(first, last + 1, Number.MAX_SAFE_INTEGER)
+      .map((item) => [item.index, item.term, item.type, textOf(item.data)]),
+    snapshot: storage.snapshot().metadata,
+    hardState: storage.hardState(),
+  };
+}
+
+describe('DurableRaftStorage', () => {
+  it('starts empty with the initial membership, and reopens with hard state, typed entries and snapshot', async () => {
+    const storage = await DurableRaftStorage.open({ directory: folder.path, membership });
+    assert.deepEqual(storage.initialState(), {
+      hardState: { term: 0, vote: null, commitIndex: 0 },
+      membership,
+    });
+    assert.equal(storage.firstIndex(), 1);
+    assert.equal(storage.lastIndex(), 0);
+    assert.equal(storage.term(0), 0);
+    assert.equal(storage.snapshot().metadata.index, 0);
+    await storage.save({
+      hardState: hard(2, 3),
+      entries: [entry(1, 1, 'config'), entry(2, 2), entry(3, 2, 'config'), entry(4, 2)],
+    });
+    const next: Membership = { voters: ['n1', 'n2'], votersOutgoing: [], learners: ['n4'] };
+    const snapshot = await storage.createSnapshot(2, next, bytesOf('state@2'));
+    assert.deepEqual(snapshot.metadata, { index: 2, term: 2, membership: next });
+    const before = view(storage);
+    await storage.close();
+
+    const reopened = await DurableRaftStorage.open({ directory: folder.path, membership });
+    assert.deepEqual(view(reopened), before);
+    assert.deepEqual(reopened.initialState(), { hardState: hard(2, 3), membership: next });
+    assert.equal(textOf(reopened.snapshot().data), 'state@2');
+    assert.deepEqual(
+      reopened.entries(3, 5, 1_000).map((item) => [item.index, item.type, textOf(item.data)]),
+      [
+        [3, 'config', '3@2'],
+        [4, 'normal', '4@2'],
+      ],
+    );
+    // entries stops at bytesMax, but returns at least one.
+    assert.equal(reopened.entries(3, 5, 1).length, 1);
+    await reopened.close();
+  });
+
+  it('replaces a conflicting suffix, and the replacement survives a reopen', async () => {
+    const storage = await DurableRaftStorage.open({ directory: folder.path });
+    await storage.save({ hardState: hard(1, 0), entries: run(1, 5, 1) });
+    await storage.save({ entries: [entry(3, 2, 'normal', 'new 3'), entry(4, 2, 'config')] });
+    assert.equal(storage.lastIndex(), 4);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((index) => storage.term(index)),
+      [1, 1, 2, 2, undefined],
+    );
+    const before = view(storage);
+    await storage.close();
+    const reopened = await DurableRaftStorage.open({ directory: folder.path });
+    assert.deepEqual(view(reopened), before);
+    assert.equal(textOf((reopened.entries(3, 4, 100)[0] as Entry).data), 'new 3');
+    await reopened.close();
+  });
+
+  it('runs saves in call order and changes the memory view only once they are durable', async () => {
+    const storage = await DurableRaftStorage.open({ directory: folder.path });
+    const first = storage.save({ hardState: hard(1, 0), entries: run(1, 3, 1) });
+    const second = storage.save({ entries: [entry(3, 2), entry(4, 2)] });
+    const third = storage.save({ hardState: hard(2, 4), entries: [] });
+    assert.equal(storage.lastIndex(), 0, 'nothing is visible before it is durable');
+    await first;
+    assert.equal(storage.lastIndex(), 3);
+    assert.equal(storage.term(3), 1);
+    await Promise.all([second, third]);
+    assert.equal(storage.term(3), 2);
+    assert.deepEqual(storage.hardState(), hard(2, 4));
+    await storage.close();
+  });
+
+  it('compacts on createSnapshot, keeps trailing entries, and a reopen starts after the compaction point', async () => {
+    const directory = folder.path;
+    const wal = { segmentBytesMax: 4096, recordBytesMax: 1000 };
+    const storage = await DurableRaftStorage.open({ directory, wal });
+    for (let index = 1; index <= 30; index += 10) {
+      await storage.save({
+        hardState: hard(1, index + 9),
+        entries: Array.from({ length: 10 }, (_, offset) =>
+          entry(index + offset, 1, 'normal', 'x'.repeat(500)),
+        ),
+      });
+    }
+    const segmentsBefore = (await readdir(join(directory, 'wal'))).length;
+    await storage.createSnapshot(20, membership, bytesOf('s20'), { trailingEntries: 5 });
+    assert.equal(storage.firstIndex(), 16);
+    assert.equal(storage.term(15), 1);
+    assert.equal(storage.term(14), undefined);
+    assert.equal(storage.snapshot().metadata.index, 20);
+    assert.ok((await readdir(join(directory, 'wal'))).length < segmentsBefore, 'segments deleted');
+    const withTrailing = view(storage);
+    await storage.close();
+
+    const reopened = await DurableRaftStorage.open({ directory, wal });
+    assert.deepEqual(view(reopened), withTrailing);
+    await reopened.createSnapshot(25, membership, bytesOf('s25'));
+    assert.equal(reopened.firstIndex(), 26);
+    assert.equal(reopened.term(25), 1);
+    await assert.rejects(
+      reopened.createSnapshot(24, membership, bytesOf('old')),
+      isInvalidArgumentError,
+    );
+    await assert.rejects(
+      reopened.createSnapshot(31, membership, bytesOf('beyond')),
+      isInvalidArgumentError,
+    );
+    await reopened.close();
+
+    const again = await DurableRaftStorage.open({ directory, wal, snapshotsKept: 1 });
+    assert.equal(again.firstIndex(), 26);
+    assert.equal(again.lastIndex(), 30);
+    assert.equal(textOf(again.snapshot().data), 's25');
+    // Entries the snapshot covers are skipped; the rest continue the log.
+    await again.save({ entries: run(24, 31, 1) });
+    assert.equal(again.lastIndex(), 31);
+    await again.createSnapshot(28, membership, bytesOf('s28'));
+    assert.deepEqual(await readdir(join(directory, 'snapshots')), [
+      'snapshot-00000000000000000028-00000000000000000001.snap',
+    ]);
+    await again.close();
+  });
+
+  it('installs a received snapshot: drops a conflicting log, keeps a matching suffix, raises the commit index', async () => {
+    const storage = await DurableRaftStorage.open({ directory: folder.path });
+    await storage.save({ hardState: hard(1, 2), entries: run(1, 6, 1) });
+    const received = (index: number, term: number): Snapshot => ({
+      metadata: { index, term, membership },
+      data: bytesOf(`leader state @${index}`),
+    });
+
+    // The log holds index 4 with term 1: the suffix 5..6 stays.
+    await storage.save({ entries: [], snapshot: received(4, 1) });
+    assert.equal(storage.firstIndex(), 5);
+    assert.equal(storage.lastIndex(), 6);
+    assert.equal(storage.term(4), 1);
+    assert.deepEqual(storage.hardState(), hard(1, 4));
+
+    // Index 8 is beyond the log: everything goes; entries in the same ready follow it.
+    await storage.save({
+      hardState: hard(3, 5, 'n2'),
+      entries: [entry(7, 3), entry(8, 3), entry(9, 3, 'config')],
+      snapshot: received(8, 3),
+    });
+    assert.equal(storage.firstIndex(), 9);
+    assert.equal(storage.lastIndex(), 9);
+    assert.equal(storage.term(8), 3);
+    assert.deepEqual(storage.hardState(), hard(3, 8, 'n2'), 'commit raised to the snapshot');
+    // An older snapshot changes nothing.
+    await storage.save({ entries: [], snapshot: received(7, 3) });
+    assert.equal(storage.snapshot().metadata.index, 8);
+    const before = view(storage);
+    await storage.close();
+
+    const reopened = await DurableRaftStorage.open({ directory: folder.path });
+    assert.deepEqual(view(reopened), before);
+    assert.equal(textOf(reopened.snapshot().data), 'leader state @8');
+    assert.deepEqual(reopened.initialState().membership, membership);
+    await reopened.close();
+  });
+
+  it('recovers a crash between the snapshot file and the log reset', async () => {
+    // What a node would have after writing the snapshot file of index 4, term 2: the
+    // same file, made by a second storage that did the whole install.
+    const leader = join(folder.path, 'other');
+    const other = await DurableRaftStorage.open({ directory: leader });
+    await other.save({
+      entries: [],
+      snapshot: { metadata: { index: 4, term: 2, membership }, data: bytesOf('s4') },
+    });
+    await other.close();
+    const [snapshotName] = await readdir(join(leader, 'snapshots'));
+
+    for (const variant of ['conflicting', 'matching', 'empty-wal'] as const) {
+      const directory = join(folder.path, variant);
+      const node = await DurableRaftStorage.open({ directory });
+      const log =
+        variant === 'matching'
+          ? [...run(1, 2, 1), ...run(3, 6, 2)]
+          : [...run(1, 3, 1), entry(4, 1), entry(5, 1)];
+      await node.save({ hardState: hard(2, 2), entries: log });
+      await node.close();
+      await copyFile(
+        join(leader, 'snapshots', snapshotName as string),
+        join(directory, 'snapshots', snapshotName as string),
+      );
+      if (variant === 'empty-wal') {
+        // The reset deleted the old segments and crashed before creating the new one.
+        for (const name of await readdir(join(directory, 'wal'))) {
+          await unlink(join(directory, 'wal', name));
+        }
+      }
+
+      const recovered = await DurableRaftStorage.open({ directory });
+      assert.equal(recovered.snapshot().metadata.index, 4, variant);
+      assert.equal(recovered.firstIndex(), 5, variant);
+      assert.equal(recovered.term(4), 2, variant);
+      assert.equal(recovered.hardState().commitIndex, 4, variant);
+      if (variant === 'matching') {
+        assert.equal(recovered.lastIndex(), 6, 'the suffix after a matching index stays');
+        assert.equal(recovered.term(6), 2);
+      } else {
+        assert.equal(recovered.lastIndex(), 4, `${variant}: the old suffix is dropped`);
+        await recovered.save({ entries: [entry(5, 3)] });
+      }
+      const before = view(recovered);
+      await recovered.close();
+      const reopened = await DurableRaftStorage.open({ directory });
+      assert.deepEqual(view(reopened), before, variant);
+      await reopened.close();
+    }
+  });
+
+  it('cuts a torn WAL tail and refuses a corrupted middle', async () => {
+    const storage = await DurableRaftStorage.open({ directory: folder.path });
+    await storage.save({ hardState: hard(1, 2), entries: run(1, 4, 1) });
+    await storage.close();
+    const segment = join(folder.path, 'wal', segmentFileName(1));
+    const size = (await readFile(segment)).length;
+    await truncate(segment, size - 5);
+
+    const recovered = await DurableRaftStorage.open({ directory: folder.path });
+    assert.equal(recovered.lastIndex(), 3, 'the torn last entry is gone');
+    await recovered.save({ entries: [entry(4, 2, 'config')] });
+    await recovered.close();
+    const reopened = await DurableRaftStorage.open({ directory: folder.path });
+    assert.deepEqual(
+      reopened.entries(1, 5, 10_000).map((item) => [item.term, item.type]),
+      [
+        [1, 'normal'],
+        [1, 'normal'],
+        [1, 'normal'],
+        [2, 'config'],
+      ],
+    );
+    await reopened.close();
+
+    const bytes = await readFile(segment);
+    // Segment header (24), first record's header (17): flip a bit of its payload.
+    bytes[24 + 17 + 3] = (bytes[24 + 17 + 3] as number) ^ 1;
+    await writeFile(segment, bytes);
+    await assert.rejects(DurableRaftStorage.open({ directory: folder.path }), isWalCorruptionError);
+  });
+
+  it('refuses an entry whose stored type byte is unknown', async () => {
+    const log = await RaftLogStore.open({ directory: folder.path });
+    await log.append([
+      { index: 1, term: 1, data: new Uint8Array([0, 65]) },
+      { index: 2, term: 1, data: new Uint8Array([7, 65]) },
+    ]);
+    await log.close();
+    await assert.rejects(DurableRaftStorage.open({ directory: folder.path }), (error) => {
+      assert.ok(isRaftStorageCorruptionError(error));
+      assert.equal(error.index, 2);
+      return true;
+    });
+  });
+
+  it('falls back to an older snapshot only when the log still covers the corrupt newer one', async () => {
+    const directory = folder.path;
+    const wal = { segmentBytesMax: 4096, recordBytesMax: 1000 };
+    const storage = await DurableRaftStorage.open({ directory, wal });
+    await storage.save({
+      hardState: hard(1, 25),
+      entries: Array.from({ length: 30 }, (_, offset) =>
+        entry(offset + 1, 1, 'normal', 'x'.repeat(500)),
+      ),
+    });
+    await storage.createSnapshot(3, membership, bytesOf('s3'));
+    await storage.createSnapshot(6, membership, bytesOf('s6'), { trailingEntries: 10 });
+    assert.equal(storage.firstIndex(), 4);
+    await storage.close();
+    const snapshotPath = (index: number): string =>
+      join(
+        directory,
+        'snapshots',
+        `snapshot-${String(index).padStart(20, '0')}-00000000000000000001.snap`,
+      );
+    const damaged = await readFile(snapshotPath(6));
+    damaged[damaged.length - 1] = (damaged[damaged.length - 1] as number) ^ 1;
+    await writeFile(snapshotPath(6), damaged);
+
+    const recovered = await DurableRaftStorage.open({ directory, wal });
+    assert.equal(recovered.snapshot().metadata.index, 3);
+    assert.equal(textOf(recovered.snapshot().data), 's3');
+    assert.equal(recovered.firstIndex(), 4);
+    assert.equal(recovered.lastIndex(), 30);
+    // Snapshot 3 goes (two kept: 20 and the damaged 6) and the WAL drops its early
+    // segments: a damaged snapshot 20 then has nothing to fall back on.
+    await recovered.createSnapshot(20, membership, bytesOf('s20'));
+    await recovered.close();
+    await writeFile(snapshotPath(20), 'damaged');
+    await assert.rejects(DurableRaftStorage.open({ directory, wal }), isSnapshotCorruptionError);
+  });
+
+  it('validates options and arguments with typed errors, and refuses use after close', async () => {
+    const bad: unknown[] = [
+      undefined,
+      {},
+      { directory: '' },
+      { directory: folder.path, snapshotsKept: 0 },
+      { directory: folder.path, snapshotsKept: 1.5 },
+      { directory: folder.path, pendingOperationCountMax: 0 },
+      { directory: folder.path, membership: { voters: 'n1' } },
+      { directory: folder.path, membership: { voters: [1], votersOutgoing: [], learners: [] } },
+      { directory: folder.path, wal: 'big' },
+      { directory: folder.path, wal: { segmentBytesMax: 1 } },
+    ];
+    for (const options of bad) {
+      await assert.rejects(
+        DurableRaftStorage.open(options as never),
+        isInvalidArgumentError,
+        JSON.stringify(options),
+      );
+    }
+
+    const storage = await DurableRaftStorage.open({
+      directory: folder.path,
+      pendingOperationCountMax: 2,
+    });
+    const malformed: unknown[] = [
+      undefined,
+      { entries: 'x' },
+      { entries: [{ index: 1, term: 1, type: 'other', data: new Uint8Array() }] },
+      { entries: [entry(1, 1), entry(3, 1)] },
+      { entries: [{ index: 1, term: 1, type: 'normal', data: 'text' }] },
+      { entries: [], hardState: { term: -1, vote: null, commitIndex: 0 } },
+      { entries: [], hardState: { term: 1, vote: 'x'.repeat(2000), commitIndex: 0 } },
+      { entries: [], snapshot: { metadata: { index: 1, term: 1 }, data: new Uint8Array() } },
+    ];
+    for (const ready of malformed) {
+      await assert.rejects(storage.save(ready as never), isInvalidArgumentError);
+    }
+    // A gap after the log is refused before anything is written; later saves still work.
+    await assert.rejects(storage.save({ entries: [entry(2, 1)] }), isInvalidArgumentError);
+    await storage.save({ entries: [entry(1, 1)] });
+    await assert.rejects(
+      storage.createSnapshot(1, membership, bytesOf('uncommitted')),
+      isInvalidArgumentError,
+    );
+    await assert.rejects(
+      storage.createSnapshot(1, membership, 'x' as never),
+      isInvalidArgumentError,
+    );
+    await assert.rejects(
+      storage.createSnapshot(1, membership, bytesOf('x'), { trailingEntries: -1 }),
+      isInvalidArgumentError,
+    );
+    // The queue of writes is bounded.
+    const queued = [storage.save({ entries: [] }), storage.save({ entries: [] })];
+    await assert.rejects(storage.save({ entries: [] }), isLimitExceededError);
+    await Promise.all(queued);
+
+    const pending = storage.save({ hardState: hard(1, 1), entries: [entry(2, 1)] });
+    await storage.close();
+    await pending; // close waits for the writes already called
+    await assert.rejects(storage.save({ entries: [] }), isRaftStorageClosedError);
+    await assert.rejects(
+      storage.createSnapshot(1, membership, bytesOf('x')),
+      isRaftStorageClosedError,
+    );
+    assert.throws(() => storage.lastIndex(), isRaftStorageClosedError);
+    assert.throws(() => storage.entries(1, 2, 100), isRaftStorageClosedError);
+    await storage.close();
+    const reopened = await DurableRaftStorage.open({ directory: folder.path });
+    assert.equal(reopened.lastIndex(), 2);
+    assert.throws(() => reopened.entries(0, 2, 100), isAssertionError);
+    await reopened.close();
+  });
+});
