@@ -80,6 +80,12 @@ export interface RaftNodeOptions {
   readonly messageBytesMax?: number;
   /** Bytes of snapshot data per snapshot chunk message. Default `messageBytesMax`. */
   readonly snapshotChunkBytesMax?: number;
+  /**
+   * Bytes of the largest snapshot this node receives. Chunks of a larger one (by their
+   * `totalBytes`) are dropped unbuffered, so a peer cannot make a follower hold more; a
+   * follower that needs a larger snapshot cannot catch up. Default 1 GiB.
+   */
+  readonly snapshotBytesMax?: number;
   /** Bytes of proposed but uncommitted entries a leader accepts. Default 64 MiB. */
   readonly uncommittedBytesMax?: number;
   /** Bytes of committed entries per ready. Default 16 MiB. */
@@ -199,6 +205,7 @@ export class RaftNode {
   readonly inflightBytesMax: number;
   readonly messageBytesMax: number;
   readonly snapshotChunkBytesMax: number;
+  readonly snapshotBytesMax: number;
   readonly uncommittedBytesMax: number;
   readonly committedBytesMaxPerReady: number;
   readonly pendingReadCountMax: number;
@@ -224,10 +231,15 @@ export class RaftNode {
   #pendingReads: PendingRead[] = [];
   #messages: RaftMessage[] = [];
   #readStates: ReadState[] = [];
-  /** Chunks of a snapshot being received. */
+  /**
+   * A snapshot being received: its chunks so far, copied into `buffer` (which grows by
+   * doubling up to `totalBytes`, so memory follows the bytes received, not the size a
+   * peer announces).
+   */
   #incomingSnapshot: {
     metadata: Snapshot['metadata'];
-    chunks: Uint8Array[];
+    totalBytes: number;
+    buffer: Uint8Array;
     bytes: number;
   } | null = null;
   #previousSoftState: SoftState;
@@ -280,6 +292,11 @@ export class RaftNode {
     this.snapshotChunkBytesMax = requireInteger(
       'options.snapshotChunkBytesMax',
       options.snapshotChunkBytesMax ?? this.messageBytesMax,
+      { min: 1 },
+    );
+    this.snapshotBytesMax = requireInteger(
+      'options.snapshotBytesMax',
+      options.snapshotBytesMax ?? 1024 * 1024 * 1024,
       { min: 1 },
     );
     this.uncommittedBytesMax = requireInteger(
@@ -439,9 +456,17 @@ export class RaftNode {
     return { status: 'started' };
   }
 
-  /** Feeds one message from the network. Messages for another node are ignored. */
+  /**
+   * Feeds one message from the network. Messages for another node, and messages that
+   * claim to come from this one, are ignored. A sender outside the membership is heard
+   * as the Raft paper asks (a node may be behind on membership changes, or joining): its
+   * term counts, its requests are answered, and a leader's messages are followed; but
+   * its votes are not counted, and a leader ignores its responses. Check a value from
+   * the network with `parseRaftMessage` before stepping it: this method trusts
+   * the shape of its argument.
+   */
   step(message: RaftMessage): void {
-    if (message.to !== this.id) {
+    if (message.to !== this.id || message.from === this.id) {
       return;
     }
     if (message.term === 0) {
@@ -904,7 +929,8 @@ export class RaftNode {
       case 'vote-response':
       case 'pre-vote-response': {
         const expected = this.#role === 'pre-candidate' ? 'pre-vote-response' : 'vote-response';
-        if (message.type === expected) {
+        // Only voters count, and only they are recorded: the map stays bounded.
+        if (message.type === expected && isVoter(this.#membership, message.from)) {
           this.#votes.set(message.from, message.granted);
           this.#tallyVotes();
         }
@@ -933,11 +959,17 @@ export class RaftNode {
         this.#handleSnapshot(message);
         break;
       case 'timeout-now':
-        // Leadership transfer: campaign at once, skipping pre-vote and the lease.
-        this.#hup(true);
+        // Leadership transfer: campaign at once, skipping pre-vote and the lease. Only the
+        // leader of this term may ask.
+        if (message.from === this.#leader) {
+          this.#hup(true);
+        }
         break;
       case 'read-index-response':
-        this.#readStates.push({ index: message.index, context: message.context });
+        // Only the leader of this term confirms reads; from anyone else it could be stale.
+        if (message.from === this.#leader) {
+          this.#readStates.push({ index: message.index, context: message.context });
+        }
         break;
       default:
         break;
@@ -1260,7 +1292,11 @@ export class RaftNode {
   }
 
   #handleHeartbeat(message: Heartbeat): void {
-    this.#log.commitTo(message.commitIndex);
+    // A leader never sends a commit index past the follower's match; one past this log's
+    // end comes from a faulty peer, and committing entries this node lacks is impossible.
+    if (message.commitIndex <= this.#log.lastIndex()) {
+      this.#log.commitTo(message.commitIndex);
+    }
     this.#send({
       type: 'heartbeat-response',
       from: this.id,
@@ -1288,37 +1324,57 @@ export class RaftNode {
       this.#sendAppendResponse(message.from, this.#log.committedIndex, false, 0, 0);
       return;
     }
+    const chunkBytes = message.data.byteLength;
+    const end = message.offset + chunkBytes;
+    if (
+      message.totalBytes > this.snapshotBytesMax ||
+      end > message.totalBytes ||
+      message.done !== (end === message.totalBytes)
+    ) {
+      // Too large for this node, or a chunk that does not fit the size it announces:
+      // drop it without buffering anything (the leader resends on the next heartbeat).
+      if (
+        this.#incomingSnapshot?.metadata.index === metadata.index &&
+        this.#incomingSnapshot.metadata.term === metadata.term
+      ) {
+        this.#incomingSnapshot = null;
+      }
+      return;
+    }
     let incoming = this.#incomingSnapshot;
     if (
       incoming === null ||
       incoming.metadata.index !== metadata.index ||
-      incoming.metadata.term !== metadata.term
+      incoming.metadata.term !== metadata.term ||
+      incoming.totalBytes !== message.totalBytes
     ) {
       if (message.offset !== 0) {
         respond(0);
         return;
       }
-      incoming = { metadata, chunks: [], bytes: 0 };
+      incoming = { metadata, totalBytes: message.totalBytes, buffer: new Uint8Array(0), bytes: 0 };
       this.#incomingSnapshot = incoming;
     }
     if (message.offset !== incoming.bytes) {
       respond(incoming.bytes);
       return;
     }
-    incoming.chunks.push(message.data);
-    incoming.bytes += message.data.byteLength;
+    // In order and within totalBytes: at most snapshotBytesMax is ever held.
+    if (end > incoming.buffer.byteLength) {
+      const grown = new Uint8Array(
+        Math.min(incoming.totalBytes, Math.max(end, 2 * incoming.buffer.byteLength)),
+      );
+      grown.set(incoming.buffer.subarray(0, incoming.bytes));
+      incoming.buffer = grown;
+    }
+    incoming.buffer.set(message.data, incoming.bytes);
+    incoming.bytes = end;
     if (!message.done) {
       respond(incoming.bytes);
       return;
     }
     this.#incomingSnapshot = null;
-    const data = new Uint8Array(incoming.bytes);
-    let position = 0;
-    for (const chunk of incoming.chunks) {
-      data.set(chunk, position);
-      position += chunk.byteLength;
-    }
-    this.#restore({ metadata, data });
+    this.#restore({ metadata, data: incoming.buffer });
     this.#sendAppendResponse(message.from, this.#log.lastIndex(), false, 0, 0);
   }
 
