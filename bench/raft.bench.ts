@@ -984,12 +984,7 @@ async function startDistkit(): Promise<RunningCluster> {
           } catch {
             // Gone.
           }
-          const node = nodes.find(
-            (candidate) =>
-              commandLine.includes(candidate.http.split(':')[1] ?? '-') ||
-              commandLine.includes(` ${candidate.id} `) ||
-              commandLine.endsWith(` ${candidate.id} `),
-          );
+          const node = nodes.find((candidate) => commandLine.includes(`--id ${candidate.id} `));
           const name = node === undefined ? `pid ${pid}` : node.id;
           return { label: `${name}${node?.id === leader.id ? ' (leader)' : ''}`, pid };
         });
@@ -1191,6 +1186,24 @@ function caseResult(figures: SystemFigures): CaseResult & Record<string, unknown
 const notes: string[] = [];
 let report: BenchReport | undefined;
 
+/**
+ * Starts a cluster; a cluster that fails to start is reported and left out (its processes
+ * already stopped), the other still runs, and the bench exits with 1 at the end.
+ */
+async function startOrNote(
+  system: 'etcd' | 'distkit',
+  start: () => Promise<RunningCluster>,
+): Promise<void> {
+  try {
+    clusters.push(await start());
+  } catch (error) {
+    const message = `${system} cluster failed to start, left out of this run: ${error instanceof Error ? error.message : String(error)}`;
+    console.error(`\n${message}`);
+    notes.push(message.split('\n')[0] ?? message);
+    process.exitCode = 1;
+  }
+}
+
 if (parts.has('core')) {
   console.log(
     'Part 1: in-memory core. Three RaftNodes in this process, messages delivered in memory, ' +
@@ -1217,7 +1230,7 @@ try {
     } else {
       etcdLabel = `etcd ${version}`;
       console.log(`\nPart 2: ${etcdLabel} (${etcdBinary}), 3 members on loopback.`);
-      clusters.push(await startEtcd());
+      await startOrNote('etcd', startEtcd);
     }
   }
   if (parts.has('distkit')) {
@@ -1228,7 +1241,7 @@ try {
       notes.push(message);
     } else {
       console.log('\nPart 3: distkit raft cluster, 3 processes on loopback.');
-      clusters.push(await startDistkit());
+      await startOrNote('distkit', startDistkit);
     }
   }
 
