@@ -2,12 +2,21 @@ import assert from 'node:assert/strict';
 import { copyFile, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   isAssertionError,
   isInvalidArgumentError,
   isLimitExceededError,
 } from '../../src/core/index.js';
-import type { Entry, EntryType, HardState, Membership, Snapshot } from '../../src/raft/index.js';
+import {
+  type Entry,
+  type EntryType,
+  type HardState,
+  type Membership,
+  MemoryRaftStorage,
+  type RaftStorage,
+  type Snapshot,
+} from '../../src/raft/index.js';
 import {
   DurableRaftStorage,
   isRaftStorageClosedError,
@@ -429,5 +438,226 @@ describe('DurableRaftStorage', () => {
     assert.equal(reopened.lastIndex(), 2);
     assert.throws(() => reopened.entries(0, 2, 100), isAssertionError);
     await reopened.close();
+  });
+});
+
+type Operation =
+  | {
+      readonly kind: 'append';
+      readonly back: number;
+      readonly count: number;
+      readonly termBump: boolean;
+      readonly configMask: number;
+      readonly hardState: boolean;
+      readonly vote: number;
+      readonly commitAdvance: number;
+      readonly reopen: boolean;
+    }
+  | {
+      readonly kind: 'create-snapshot';
+      readonly back: number;
+      readonly trailing: number;
+      readonly membership: number;
+      readonly reopen: boolean;
+    }
+  | {
+      readonly kind: 'receive-snapshot';
+      readonly ahead: number;
+      readonly matching: boolean;
+      readonly count: number;
+      readonly hardState: boolean;
+      readonly reopen: boolean;
+    };
+
+const memberships: readonly Membership[] = [
+  membership,
+  { voters: ['n1', 'n2'], votersOutgoing: ['n1', 'n2', 'n3'], learners: ['n4'] },
+];
+const votes = [null, 'n1', 'n2'] as const;
+
+const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      back: fc.nat({ max: 4 }),
+      count: fc.nat({ max: 6 }),
+      termBump: fc.boolean(),
+      configMask: fc.nat({ max: 63 }),
+      hardState: fc.boolean(),
+      vote: fc.nat({ max: 2 }),
+      commitAdvance: fc.nat({ max: 3 }),
+      reopen: fc.nat({ max: 4 }).map((value) => value === 0),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('create-snapshot' as const),
+      back: fc.nat({ max: 3 }),
+      trailing: fc.nat({ max: 4 }),
+      membership: fc.nat({ max: 1 }),
+      reopen: fc.nat({ max: 2 }).map((value) => value === 0),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('receive-snapshot' as const),
+      ahead: fc.nat({ max: 5 }),
+      matching: fc.boolean(),
+      count: fc.nat({ max: 3 }),
+      hardState: fc.boolean(),
+      reopen: fc.boolean(),
+    }),
+  },
+);
+
+/** Entries with the same index and term carry the same data, as in Raft. */
+const modelEntry = (index: number, term: number, config: boolean): Entry =>
+  entry(index, term, config ? 'config' : 'normal', `${index}@${term}`.repeat(1 + (index % 7) * 20));
+
+/** Every answer of the port, as plain data. */
+function portAnswers(storage: RaftStorage & { hardState(): HardState }): unknown {
+  const first = storage.firstIndex();
+  const last = storage.lastIndex();
+  const snapshot = storage.snapshot();
+  const describe = (items: Entry[]): unknown[] =>
+    items.map((item) => [item.index, item.term, item.type, textOf(item.data)]);
+  return {
+    firstIndex: first,
+    lastIndex: last,
+    terms: Array.from({ length: last - first + 4 }, (_, offset) =>
+      storage.term(first - 2 + offset),
+    ),
+    entries: describe(storage.entries(first, last + 1, Number.MAX_SAFE_INTEGER)),
+    entriesBounded: last >= first ? describe(storage.entries(first, last + 1, 400)) : [],
+    snapshot: { metadata: snapshot.metadata, data: textOf(snapshot.data) },
+    hardState: storage.hardState(),
+    initialState: storage.initialState(),
+  };
+}
+
+describe('DurableRaftStorage against MemoryRaftStorage (fast-check)', () => {
+  it('random saves, snapshots and received snapshots give the same port answers, before and after reopen', async () => {
+    let runNumber = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(operationArbitrary, { minLength: 1, maxLength: 16 }),
+        async (operations) => {
+          runNumber += 1;
+          const options = {
+            directory: join(folder.path, `run-${runNumber}`),
+            membership,
+            wal: { segmentBytesMax: 4096, recordBytesMax: 2048 },
+          };
+          const model = new MemoryRaftStorage({ membership });
+          let durable = await DurableRaftStorage.open(options);
+          let term = 1;
+          try {
+            for (const operation of operations) {
+              const commit = model.hardState().commitIndex;
+              if (operation.kind === 'append') {
+                // Committed entries may be sent again, but never with another term.
+                const start = Math.max(1, commit + 1 - operation.back, model.firstIndex() - 1);
+                const from = Math.min(start, model.lastIndex() + 1);
+                if (operation.termBump) {
+                  term += 1;
+                }
+                const entries: Entry[] = [];
+                // Storage truncates after the entries it is given (the core sends only from the
+                // first conflict on): a resend of committed entries reaches past the commit index.
+                const count = Math.max(operation.count, commit - from + 1);
+                for (let index = from; index < from + count; index += 1) {
+                  const existing = index <= commit ? model.term(index) : undefined;
+                  entries.push(
+                    modelEntry(
+                      index,
+                      existing ?? term,
+                      ((operation.configMask >> (index % 6)) & 1) === 1,
+                    ),
+                  );
+                }
+                const lastAfter = Math.max(
+                  entries.length > 0 ? from + entries.length - 1 : model.lastIndex(),
+                  commit,
+                );
+                const hardState = operation.hardState
+                  ? {
+                      term,
+                      vote: votes[operation.vote] ?? null,
+                      commitIndex: Math.min(lastAfter, commit + operation.commitAdvance),
+                    }
+                  : undefined;
+                model.append(entries);
+                if (hardState !== undefined) {
+                  model.setHardState(hardState);
+                }
+                await durable.save(hardState === undefined ? { entries } : { hardState, entries });
+              } else if (operation.kind === 'create-snapshot') {
+                const index = Math.max(commit - operation.back, model.snapshot().metadata.index);
+                if (index < 1) {
+                  continue;
+                }
+                const chosen = memberships[operation.membership] as Membership;
+                const data = bytesOf(`state@${index}`);
+                model.createSnapshot(index, chosen, data);
+                model.compact(index - operation.trailing);
+                await durable.createSnapshot(index, chosen, data, {
+                  trailingEntries: operation.trailing,
+                });
+              } else {
+                const base = Math.max(commit, model.snapshot().metadata.index);
+                // A matching snapshot lands inside the uncommitted tail when there is one.
+                const index =
+                  operation.matching && model.lastIndex() > base
+                    ? base + 1 + (operation.ahead % (model.lastIndex() - base))
+                    : base + 1 + operation.ahead;
+                const existing = model.term(index);
+                let snapshotTerm: number;
+                if (operation.matching && existing !== undefined) {
+                  snapshotTerm = existing;
+                } else {
+                  term += 1;
+                  snapshotTerm = term;
+                }
+                const snapshot: Snapshot = {
+                  metadata: { index, term: snapshotTerm, membership: memberships[1] as Membership },
+                  data: bytesOf(`leader@${index}`),
+                };
+                const entries = Array.from({ length: operation.count }, (_, offset) =>
+                  modelEntry(index + 1 + offset, term, false),
+                );
+                const hardState = operation.hardState
+                  ? { term, vote: null, commitIndex: index }
+                  : undefined;
+                model.applySnapshot(snapshot);
+                model.append(entries);
+                if (hardState !== undefined) {
+                  model.setHardState(hardState);
+                }
+                await durable.save(
+                  hardState === undefined
+                    ? { entries, snapshot }
+                    : { hardState, entries, snapshot },
+                );
+              }
+              assert.deepEqual(portAnswers(durable), portAnswers(model), operation.kind);
+              if (operation.reopen) {
+                await durable.close();
+                durable = await DurableRaftStorage.open(options);
+                assert.deepEqual(portAnswers(durable), portAnswers(model), 'after reopen');
+              }
+            }
+            await durable.close();
+            durable = await DurableRaftStorage.open(options);
+            assert.deepEqual(portAnswers(durable), portAnswers(model), 'after the final reopen');
+          } finally {
+            await durable.close();
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
