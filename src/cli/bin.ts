@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `distkit` executable: reads the package version, runs {@link runCli} on the
- * command line and exits with its code.
+ * The `distkit` executable: reads the package version, runs {@link runCli} (or, for
+ * `distkit raft`, the asynchronous server command) on the command line and exits with
+ * its code.
  *
  * @module
  */
@@ -13,15 +14,19 @@ const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
 ) as { version: string };
 
-process.exitCode = runCli(
-  process.argv.slice(2),
-  {
-    writeLine: (line) => process.stdout.write(`${line}\n`),
-    writeErrorLine: (line) => process.stderr.write(`${line}\n`),
-  },
-  packageJson.version,
-  {
+const output = {
+  writeLine: (line: string) => process.stdout.write(`${line}\n`),
+  writeErrorLine: (line: string) => process.stderr.write(`${line}\n`),
+};
+const args = process.argv.slice(2);
+
+if (args[0] === 'raft') {
+  // Servers run until a signal stops them, so this command is asynchronous.
+  const { runRaftCommand } = await import('./raft-command.js');
+  process.exitCode = await runRaftCommand(args.slice(1), output);
+} else {
+  process.exitCode = runCli(args, output, packageJson.version, {
     readTextFile: (path) => readFileSync(path, 'utf8'),
     writeTextFile: (path, text) => writeFileSync(path, text, 'utf8'),
-  },
-);
+  });
+}

@@ -179,6 +179,19 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'store',
+    layer: 4,
+    summary:
+      'A Raft-replicated key-value store as real processes: durable log, TCP between peers, HTTP API',
+    capabilities: [
+      'RaftReplica: a distkit/raft node driven over the authenticated TCP transport with its log, hard state and snapshots on disk (fsync before send, group commit, snapshots and compaction every N entries, recovery on restart)',
+      'Writes and compare-and-set through the log from any replica (followers forward); reads linearizable by read index, leased on the leader, or local',
+      "Membership changes by joint consensus with the new members' addresses replicated through the log; leadership transfer",
+      'Typed outcomes: unavailable (nothing applied, safe to retry), timed out (a write may still commit), closed',
+      'RaftHttpApi: the store over HTTP/1.1 with JSON (kv, compare-and-set, status, membership, leadership)',
+    ],
+  },
+  {
     name: 'cli',
     layer: 4,
     summary: 'The distkit command',
@@ -186,6 +199,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'distkit modules: this list',
       'distkit check FILE --model register|cas-register|kv|counter|set [--consistency linearizable|sequential]: the verdict of a Jepsen log, EDN or JSON Lines history (format guessed when --format is left out), the time it took, a short explanation of a violation; exit 0 ok, 1 violation, 2 undecided or malformed input (with the line)',
       'distkit check --html OUT.html: a self-contained timeline of the history, per key and process, with the point where every order fails highlighted',
+      'distkit raft start: one Raft key-value node with its HTTP API; distkit raft cluster --nodes N: a local cluster of real processes on loopback, stopped cleanly by Ctrl-C',
       'distkit --help, distkit --version',
     ],
   },

@@ -17,6 +17,7 @@ export {
   guessHistoryFormat,
   type HistoryFormat,
 } from './check-command.js';
+export { type RaftCommandOutput, raftSecretVariable, runRaftCommand } from './raft-command.js';
 
 /** Where the command writes. */
 export interface CliOutput {
@@ -56,6 +57,9 @@ const usage = `Usage: distkit [command]
 
 Commands:
   modules        list distkit's modules and what each can do today (the default)
+  raft start|cluster ...
+                 run a Raft key-value node, or a local cluster of them, with an
+                 HTTP API (distkit raft --help for the options)
   check FILE --model register|cas-register|kv|counter|set
                  [--consistency linearizable|sequential] [--format jepsen|edn|jsonl]
                  [--html OUT.html] [--step-count-max N]
@@ -133,6 +137,12 @@ export function runCli(
       writeTextFile: environment.writeTextFile,
       clock: environment.clock ?? systemClock,
     });
+  }
+  if (command === 'raft') {
+    output.writeErrorLine(
+      'distkit raft runs servers until stopped: run it from the distkit executable, or call runRaftCommand.',
+    );
+    return exitCodes.usage;
   }
   output.writeErrorLine(
     `Unknown command or option: ${command}. Run distkit --help for the commands.`,
