@@ -1,0 +1,109 @@
+/**
+ * Shared helpers of the store tests: free loopback ports, temporary data folders, and a
+ * cluster of in-process replicas with fast ticks.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PeerAddress } from '../../src/net/index.js';
+import { RaftReplica, type RaftReplicaOptions } from '../../src/store/index.js';
+
+/** The cluster secret every test node shares. */
+export const testSecret = 'distkit store test secret, 16+ bytes';
+
+/** `count` TCP ports that were free on 127.0.0.1 a moment ago. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(
+    servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+  );
+  return ports;
+}
+
+/** A temporary folder, removed by the returned function. */
+export function temporaryFolder(prefix = 'distkit-store-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A cluster of in-process replicas n1..nN on loopback, each with a folder under `root`. */
+export class TestCluster {
+  readonly replicas = new Map<string, RaftReplica>();
+
+  private constructor(
+    readonly root: string,
+    readonly peers: Record<string, PeerAddress>,
+    readonly options: Partial<RaftReplicaOptions>,
+  ) {}
+
+  static async start(
+    root: string,
+    size: number,
+    options: Partial<RaftReplicaOptions> = {},
+  ): Promise<TestCluster> {
+    const ports = await freePorts(size);
+    const peers: Record<string, PeerAddress> = {};
+    ports.forEach((port, position) => {
+      peers[`n${position + 1}`] = { host: '127.0.0.1', port };
+    });
+    const cluster = new TestCluster(root, peers, options);
+    await Promise.all(Object.keys(peers).map((id) => cluster.open(id)));
+    return cluster;
+  }
+
+  /** Opens (or reopens after `stop`) the replica `id` on its folder. */
+  async open(id: string): Promise<RaftReplica> {
+    const replica = await RaftReplica.open({
+      id,
+      peers: this.peers,
+      directory: join(this.root, id),
+      secret: testSecret,
+      tickMs: 10,
+      requestTimeoutMs: 3_000,
+      ...this.options,
+    });
+    this.replicas.set(id, replica);
+    return replica;
+  }
+
+  /** Closes the replica `id` (its folder stays). */
+  async stop(id: string): Promise<void> {
+    const replica = this.replicas.get(id);
+    this.replicas.delete(id);
+    await replica?.close();
+  }
+
+  /** Waits (bounded) until one running replica leads and every running one knows it. */
+  async leader(timeoutMs = 10_000): Promise<RaftReplica> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const running = [...this.replicas.values()];
+      const leaders = running.filter((replica) => replica.status().role === 'leader');
+      if (
+        leaders.length === 1 &&
+        running.every((replica) => replica.leader === (leaders[0] as RaftReplica).id)
+      ) {
+        return leaders[0] as RaftReplica;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`no single leader within ${timeoutMs} ms`);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.replicas.keys()].map((id) => this.stop(id)));
+  }
+}
