@@ -86,7 +86,10 @@ export interface DurableRaftStorageOptions {
   readonly directory: string;
   /** The initial membership of a new cluster, used while there is no snapshot. */
   readonly membership?: Membership;
-  /** Options of the underlying WAL, except its folder. */
+  /**
+   * Options of the underlying WAL, except its folder. `firstIndex` must be left out (the
+   * WAL's index is the Raft index).
+   */
   readonly wal?: Omit<WalOptions, 'directory'>;
   /** Snapshot files kept, newest first. Default 2; from 1 to 100. */
   readonly snapshotsKept?: number;
@@ -430,6 +433,12 @@ export class DurableRaftStorage implements RaftStorage {
         ? emptyMembership
         : requireMembership('options.membership', checked.membership);
     const walOptions = requireOptions<Omit<WalOptions, 'directory'>>('options.wal', checked.wal);
+    if (walOptions.firstIndex !== undefined) {
+      throw new InvalidArgumentError(
+        'options.wal.firstIndex',
+        'options.wal.firstIndex must be left out: the storage numbers the WAL by Raft index itself.',
+      );
+    }
     const snapshotsKept = requireInteger('options.snapshotsKept', checked.snapshotsKept ?? 2, {
       min: 1,
       max: 100,
@@ -815,12 +824,14 @@ async function recover(
       reset = walTermAtSnapshot !== snapshotTerm;
     } else if (walLastIndex < snapshotIndex) {
       reset = true; // the WAL ends before the snapshot: nothing after it to keep
-    } else if (walFirstIndex > snapshotIndex + 1) {
-      throw new RaftStorageCorruptionError(
-        snapshotIndex + 1,
-        `the WAL starts at ${walFirstIndex} but the snapshot ends at ${snapshotIndex}`,
-      );
     }
+  }
+  if (!reset && walFirstIndex > snapshotIndex + 1) {
+    // Entries between the snapshot and the WAL are missing (a snapshot file was lost).
+    throw new RaftStorageCorruptionError(
+      snapshotIndex + 1,
+      `the WAL starts at ${walFirstIndex} but the snapshot ends at ${snapshotIndex}`,
+    );
   }
   const entries: Entry[] = [];
   if (reset) {

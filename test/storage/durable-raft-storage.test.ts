@@ -328,6 +328,19 @@ describe('DurableRaftStorage', () => {
     });
   });
 
+  it('refuses a WAL that starts after the snapshot ends', async () => {
+    // Entries 1 to 4 were compacted into a snapshot file that is now gone.
+    const log = await RaftLogStore.open({ directory: folder.path });
+    await log.resetToSnapshot(4);
+    await log.append([{ index: 5, term: 2, data: new Uint8Array([0, 65]) }]);
+    await log.close();
+    await assert.rejects(DurableRaftStorage.open({ directory: folder.path }), (error) => {
+      assert.ok(isRaftStorageCorruptionError(error));
+      assert.equal(error.index, 1);
+      return true;
+    });
+  });
+
   it('falls back to an older snapshot only when the log still covers the corrupt newer one', async () => {
     const directory = folder.path;
     const wal = { segmentBytesMax: 4096, recordBytesMax: 1000 };
@@ -377,6 +390,7 @@ describe('DurableRaftStorage', () => {
       { directory: folder.path, membership: { voters: [1], votersOutgoing: [], learners: [] } },
       { directory: folder.path, wal: 'big' },
       { directory: folder.path, wal: { segmentBytesMax: 1 } },
+      { directory: folder.path, wal: { firstIndex: 5 } },
     ];
     for (const options of bad) {
       await assert.rejects(
