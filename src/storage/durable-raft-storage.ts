@@ -574,11 +574,12 @@ export class DurableRaftStorage implements RaftStorage {
   }
 
   /**
-   * Records the application's snapshot at `index`, which must be applied (at most the
-   * commit index), in the log, and at or after the current snapshot: writes the snapshot
-   * file atomically, then compacts the log before it, keeping `trailingEntries` entries
-   * before `index` for followers slightly behind. Resolves with the snapshot once it is
-   * durable. Runs in call order with {@link save}.
+   * Records the application's snapshot at `index`, which must be applied (so committed),
+   * in the log, and at or after the current snapshot: writes the snapshot file
+   * atomically, then compacts the log before it, keeping `trailingEntries` entries before
+   * `index` for followers slightly behind. The hard state's commit index is raised to
+   * `index` if lower (a driver may save the commit index lazily). Resolves with the
+   * snapshot once it is durable. Runs in call order with {@link save}.
    *
    * Rejects with InvalidArgumentError for a bad argument or an index outside those
    * bounds (nothing written), and otherwise as {@link save}.
@@ -610,11 +611,11 @@ export class DurableRaftStorage implements RaftStorage {
       const view = this.#view;
       const term = view.term(index);
       const snapshotIndex = view.stored.snapshot.metadata.index;
-      if (term === undefined || index < snapshotIndex || index > view.hardState.commitIndex) {
+      if (term === undefined || index < snapshotIndex) {
         throw new InvalidArgumentError(
           'index',
-          `Cannot snapshot at ${index}: it must be in the log (${view.firstIndex} to ${view.lastIndex}), ` +
-            `at or after the snapshot (${snapshotIndex}) and committed (${view.hardState.commitIndex}).`,
+          `Cannot snapshot at ${index}: it must be in the log (${view.firstIndex - 1} to ${view.lastIndex}) ` +
+            `and at or after the snapshot (${snapshotIndex}).`,
         );
       }
       const compactedIndex = Math.max(view.compactedIndex, index - trailingEntries);
@@ -629,6 +630,10 @@ export class DurableRaftStorage implements RaftStorage {
       });
       view.entries = view.entries.slice(compactedIndex - view.compactedIndex);
       view.stored = stored;
+      if (view.hardState.commitIndex < index) {
+        // Applied means committed; a driver may save the commit index lazily.
+        view.hardState = { ...view.hardState, commitIndex: index };
+      }
       created = stored.snapshot;
     }).then(() => created as Snapshot);
   }

@@ -328,6 +328,18 @@ describe('DurableRaftStorage', () => {
     });
   });
 
+  it('raises the commit index to a snapshot taken above the saved one (a lazily saved commit index)', async () => {
+    const storage = await DurableRaftStorage.open({ directory: folder.path });
+    await storage.save({ hardState: hard(1, 1), entries: run(1, 5, 1) });
+    await storage.createSnapshot(4, membership, bytesOf('s4'));
+    assert.deepEqual(storage.hardState(), hard(1, 4));
+    const before = view(storage);
+    await storage.close();
+    const reopened = await DurableRaftStorage.open({ directory: folder.path });
+    assert.deepEqual(view(reopened), before);
+    await reopened.close();
+  });
+
   it('refuses a WAL that starts after the snapshot ends', async () => {
     // Entries 1 to 4 were compacted into a snapshot file that is now gone.
     const log = await RaftLogStore.open({ directory: folder.path });
@@ -421,7 +433,7 @@ describe('DurableRaftStorage', () => {
     await assert.rejects(storage.save({ entries: [entry(2, 1)] }), isInvalidArgumentError);
     await storage.save({ entries: [entry(1, 1)] });
     await assert.rejects(
-      storage.createSnapshot(1, membership, bytesOf('uncommitted')),
+      storage.createSnapshot(2, membership, bytesOf('beyond the log')),
       isInvalidArgumentError,
     );
     await assert.rejects(
