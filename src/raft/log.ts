@@ -43,6 +43,17 @@ export class RaftLog {
     return this.storage.lastIndex();
   }
 
+  /**
+   * The last index the driver has persisted: entries below the unstable ones, and not
+   * the index of a received snapshot that is not persisted yet.
+   */
+  lastStableIndex(): number {
+    if (this.#unstableSnapshot !== null) {
+      return Math.min(this.#offset, this.#unstableSnapshot.metadata.index) - 1;
+    }
+    return this.#offset - 1;
+  }
+
   /** The term at `index`, or `undefined` when compacted away or past the end. */
   term(index: number): number | undefined {
     if (this.#unstableSnapshot !== null) {

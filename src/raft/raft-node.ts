@@ -133,6 +133,12 @@ export type TransferResult =
  * What the driver must do, in order: persist `hardState`, `entries` and `snapshot`;
  * then send `messages`; then restore `snapshot` into the state machine and apply
  * `committedEntries`; serve `readStates` once applied ≥ their index; call `advance`.
+ *
+ * When `persistBeforeSend` is false (a leader whose term and vote did not change) the
+ * driver may instead send `messages` and apply `committedEntries` first and persist
+ * while the followers write the same entries (Raft thesis §10.2.1): the leader counts
+ * its own entries towards a commit only after `advance` reports them persisted, so
+ * every committed entry is already on a majority's disks. `advance` still comes last.
  */
 export interface Ready {
   /** Present when the leader or role changed. */
@@ -149,6 +155,12 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   /** Linearizable reads confirmed: serve each once the applied index reaches its index. */
   readonly readStates: readonly ReadState[];
+  /**
+   * True (the rule for every node but a steady leader): `messages` may depend on this
+   * ready's hard state or entries, so persist them first. False: send and apply may
+   * overlap the persisting (see {@link Ready}).
+   */
+  readonly persistBeforeSend: boolean;
 }
 
 /** A snapshot of a node's state for tests and status pages. */
@@ -583,6 +595,11 @@ export class RaftNode {
       messages: this.#messages,
       committedEntries: this.#log.nextCommittedEntries(this.committedBytesMaxPerReady),
       readStates: this.#readStates,
+      persistBeforeSend: !(
+        this.#role === 'leader' &&
+        hard.term === this.#previousHardState.term &&
+        hard.vote === this.#previousHardState.vote
+      ),
     };
     assert(this.#messages.length < messageCountMaxPerReady, 'too many messages in one ready');
     this.#messages = [];
@@ -600,6 +617,13 @@ export class RaftNode {
     }
     if (ready.snapshot !== undefined) {
       this.#log.stableSnapshotTo(ready.snapshot.metadata.index);
+    }
+    if (this.#role === 'leader') {
+      // Now durable here: the leader's own copy counts towards the commit.
+      const own = this.#progress.get(this.id);
+      if (own?.maybeUpdate(this.#log.lastStableIndex()) === true && this.#maybeCommit()) {
+        this.#broadcastAppend();
+      }
     }
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
     if (lastCommitted !== undefined) {
@@ -695,7 +719,7 @@ export class RaftNode {
         this.inflightBytesMax,
       );
       if (id === this.id) {
-        progress.matchIndex = lastIndex;
+        progress.matchIndex = this.#log.lastStableIndex();
       }
       this.#progress.set(id, progress);
     }
@@ -1037,10 +1061,8 @@ export class RaftNode {
       this.#uncommittedBytes += item.data.byteLength;
     }
     this.#log.append(entries);
-    // The leader's own entries count towards the commit at once: the driver persists
-    // them before it sends anything or applies anything of the same ready.
-    (this.#progress.get(this.id) as Progress).maybeUpdate(index);
-    this.#maybeCommit();
+    // The leader's own entries count towards the commit only once the driver has
+    // persisted them (see advance), so it may send them to followers while it persists.
     return index;
   }
 

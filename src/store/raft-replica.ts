@@ -888,36 +888,50 @@ export class RaftReplica {
       if (ready.softState !== undefined) {
         this.#leaderChanged(ready.softState.leader);
       }
-      await this.#persist(ready);
-      if (this.#closed) {
-        return;
-      }
-      for (const message of ready.messages) {
-        // A member whose address is not replicated yet cannot be reached; Raft resends.
-        if (this.#peers.has(message.to)) {
-          this.#transport.send(message.to, message);
+      if (ready.persistBeforeSend) {
+        await this.#persist(ready);
+        if (this.#closed) {
+          return;
         }
-      }
-      if (ready.snapshot !== undefined) {
-        this.#kv.restore(ready.snapshot.data);
-        this.#loadPeersFromState();
-        this.#events.emit({ kind: 'snapshot-installed', index: ready.snapshot.metadata.index });
-      }
-      for (const entry of ready.committedEntries) {
-        this.#apply(entry);
+        this.#sendAndApply(ready);
+      } else {
+        // A steady leader: followers write these entries while it does (see Ready).
+        this.#sendAndApply(ready);
+        await this.#persist(ready);
+        if (this.#closed) {
+          return;
+        }
       }
       this.#node.advance(ready);
       this.#settleMembershipWaiters(ready.committedEntries);
-      for (const state of ready.readStates) {
-        const read = this.#reads.get(state.context);
-        if (read !== undefined) {
-          read.index = state.index;
-          this.#readsWaiting.push(read);
-        }
-      }
-      this.#serveReads();
       await this.#maybeSnapshot();
     }
+  }
+
+  /** Sends a ready's messages, installs its snapshot, applies its entries, records its reads. */
+  #sendAndApply(ready: Ready): void {
+    for (const message of ready.messages) {
+      // A member whose address is not replicated yet cannot be reached; Raft resends.
+      if (this.#peers.has(message.to)) {
+        this.#transport.send(message.to, message);
+      }
+    }
+    if (ready.snapshot !== undefined) {
+      this.#kv.restore(ready.snapshot.data);
+      this.#loadPeersFromState();
+      this.#events.emit({ kind: 'snapshot-installed', index: ready.snapshot.metadata.index });
+    }
+    for (const entry of ready.committedEntries) {
+      this.#apply(entry);
+    }
+    for (const state of ready.readStates) {
+      const read = this.#reads.get(state.context);
+      if (read !== undefined) {
+        read.index = state.index;
+        this.#readsWaiting.push(read);
+      }
+    }
+    this.#serveReads();
   }
 
   async #persist(ready: Ready): Promise<void> {

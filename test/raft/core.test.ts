@@ -442,3 +442,102 @@ describe('read mode per request', () => {
     assert.throws(() => leader.readIndex('x', { mode: 'fast' as never }), isInvalidArgumentError);
   });
 });
+
+describe('a leader sending before it persists (persistBeforeSend false)', () => {
+  it('marks a steady leader ready as sendable first, and every other ready as persist-first', () => {
+    const storage = new MemoryRaftStorage();
+    const node = makeNode({ preVote: false, storage });
+    storages.set(node, storage);
+    node.campaign();
+    const candidateReady = node.ready();
+    assert.equal(candidateReady.persistBeforeSend, true, 'a new term and vote go to disk first');
+    storage.setHardState(candidateReady.hardState as never);
+    node.advance(candidateReady);
+    node.step({ type: 'vote-response', from: '2', to: '1', term: 1, granted: true });
+    assert.equal(node.role, 'leader');
+    assert.equal(node.ready().persistBeforeSend, false);
+    const follower = makeNode({ id: '2' });
+    follower.step({
+      type: 'append',
+      from: '1',
+      to: '2',
+      term: 1,
+      previousIndex: 0,
+      previousTerm: 0,
+      entries: [entry(1, 1)],
+      commitIndex: 0,
+    });
+    assert.equal(follower.ready().persistBeforeSend, true);
+  });
+
+  it('commits an entry only once the leader persisted it or a majority without it did', () => {
+    const leader = electedLeader();
+    const last = leader.status().lastIndex;
+    leader.step({
+      type: 'append-response',
+      from: '2',
+      to: '1',
+      term: 1,
+      index: last,
+      rejected: false,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    persist(leader);
+    const committedBefore = leader.status().commitIndex;
+    assert.equal(leader.propose(bytes('x')).status, 'appended');
+    const ready = leader.ready();
+    assert.equal(ready.persistBeforeSend, false);
+    const index = (ready.entries[0] as Entry).index;
+    // Follower 2 wrote it; the leader's own write has not finished: 1 of 3 disks.
+    leader.step({
+      type: 'append-response',
+      from: '2',
+      to: '1',
+      term: 1,
+      index,
+      rejected: false,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    assert.equal(leader.status().commitIndex, committedBefore, 'not committed on one disk');
+    (storages.get(leader) as MemoryRaftStorage).append(ready.entries);
+    leader.advance(ready);
+    assert.equal(leader.status().commitIndex, index, 'committed once the leader persisted it');
+  });
+
+  it("commits without the leader's own copy when a majority of followers has it", () => {
+    const leader = electedLeader({ voters: ['1', '2', '3'] });
+    for (const from of ['2', '3']) {
+      leader.step({
+        type: 'append-response',
+        from,
+        to: '1',
+        term: 1,
+        index: leader.status().lastIndex,
+        rejected: false,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+    }
+    persist(leader);
+    assert.equal(leader.propose(bytes('y')).status, 'appended');
+    const ready = leader.ready();
+    const index = (ready.entries[0] as Entry).index;
+    for (const from of ['2', '3']) {
+      leader.step({
+        type: 'append-response',
+        from,
+        to: '1',
+        term: 1,
+        index,
+        rejected: false,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+    }
+    assert.equal(leader.status().commitIndex, index);
+    (storages.get(leader) as MemoryRaftStorage).append(ready.entries);
+    leader.advance(ready);
+  });
+});

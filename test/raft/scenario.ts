@@ -39,6 +39,8 @@ export interface ScenarioVariant {
   readonly reconfigureEveryMs?: number;
   /** Fault kinds the nemesis leaves out (default none). */
   readonly excludedFaults?: readonly FaultKind[];
+  /** Virtual ms a steady leader's sync lags behind its sends (see `ClusterOptions`). Default 1. */
+  readonly leaderSyncDelayMs?: number;
 }
 
 export const defaultVariant: ScenarioVariant = {
@@ -108,6 +110,9 @@ export function raftScenario(
     storages,
     snapshotEveryEntries: variant.snapshotEveryEntries,
     readOnly: variant.readOnly,
+    ...(variant.leaderSyncDelayMs === undefined
+      ? {}
+      : { leaderSyncDelayMs: variant.leaderSyncDelayMs }),
   };
   const programs = new Map<string, RaftNodeProgram>();
   for (const id of ids) {

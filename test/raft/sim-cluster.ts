@@ -220,6 +220,11 @@ export interface ClusterOptions {
   readonly tickMs?: number;
   readonly snapshotEveryEntries?: number;
   readonly readOnly?: ReadOnlyMode;
+  /**
+   * How long a steady leader's ready waits for its sync after being sent and applied
+   * (virtual ms). 0 syncs before sending, as for every other node. Default 1.
+   */
+  readonly leaderSyncDelayMs?: number;
 }
 
 /** The driver of one Raft node in the simulator. */
@@ -230,6 +235,10 @@ export class RaftNodeProgram implements NodeProgram {
   readonly #writes = new Map<string, { client: string; id: number; kind: string }>();
   readonly #reads = new Map<string, { client: string; id: number; key: string }>();
   #waitingReads: { index: number; context: string }[] = [];
+  /** A leader's ready sent ahead of its sync is waiting for that sync and its advance. */
+  #syncing = false;
+  /** Ticks and messages that arrived meanwhile. */
+  #inbox: (() => void)[] = [];
 
   constructor(
     readonly host: NodeHost,
@@ -290,14 +299,30 @@ export class RaftNodeProgram implements NodeProgram {
     });
     const tickMs = options.tickMs ?? 10;
     const tick = (): void => {
-      this.node.tick();
-      this.#drain();
+      this.#whenIdle(() => this.node.tick());
       host.scheduler.schedule(tickMs, tick);
     };
     host.scheduler.schedule(tickMs, tick);
   }
 
   onMessage(from: string, message: unknown): void {
+    this.#whenIdle(() => this.#handle(from, message));
+  }
+
+  /**
+   * Runs `work` and drains, or, while a leader's ready waits for its sync, queues it:
+   * nothing is stepped between a ready and its advance (as in the real driver).
+   */
+  #whenIdle(work: () => void): void {
+    if (this.#syncing) {
+      this.#inbox.push(work);
+      return;
+    }
+    work();
+    this.#drain();
+  }
+
+  #handle(from: string, message: unknown): void {
     const candidate = message as { type?: unknown; kind?: unknown };
     if (typeof candidate.type === 'string') {
       this.node.step(message as RaftMessage);
@@ -310,7 +335,6 @@ export class RaftNodeProgram implements NodeProgram {
     } else {
       this.#handleClient(from, message as ClientRequest);
     }
-    this.#drain();
   }
 
   #handleClient(from: string, request: ClientRequest): void {
@@ -353,12 +377,18 @@ export class RaftNodeProgram implements NodeProgram {
     this.#writes.set(`${from}:${request.id}`, { client: from, id: request.id, kind: request.kind });
   }
 
-  /** The ready loop: persist (and sync), then send, then apply, then advance. */
+  /**
+   * The ready loop: persist (and sync), then send, then apply, then advance. A steady
+   * leader's ready (`persistBeforeSend` false) is sent and applied first and synced
+   * `leaderSyncDelayMs` later, as the real driver does while its fsync runs: a crash in
+   * between loses the leader's unsynced entries, which the followers already have.
+   */
   #drain(): void {
-    for (let round = 0; round < 1000 && this.node.hasReady(); round += 1) {
+    for (let round = 0; round < 1000 && !this.#syncing && this.node.hasReady(); round += 1) {
       const ready = this.node.ready();
       const commitBefore = this.storage.hardState().commitIndex;
-      this.#persist(ready);
+      const syncLater = !ready.persistBeforeSend && (this.options.leaderSyncDelayMs ?? 1) > 0;
+      this.#persist(ready, !syncLater);
       const commitAfter = ready.hardState?.commitIndex ?? commitBefore;
       if (this.node.role === 'leader' && commitAfter > commitBefore) {
         for (
@@ -387,13 +417,31 @@ export class RaftNodeProgram implements NodeProgram {
         this.#apply(entry);
       }
       this.#waitingReads.push(...ready.readStates);
+      if (syncLater) {
+        this.#serveReads();
+        this.#syncing = true;
+        this.host.scheduler.schedule(this.options.leaderSyncDelayMs ?? 1, () => {
+          this.host.disk.sync(logFile);
+          this.#syncing = false;
+          this.node.advance(ready);
+          this.#serveReads();
+          this.#maybeSnapshot();
+          const waiting = this.#inbox;
+          this.#inbox = [];
+          for (const work of waiting) {
+            work();
+          }
+          this.#drain();
+        });
+        return;
+      }
       this.node.advance(ready);
       this.#serveReads();
       this.#maybeSnapshot();
     }
   }
 
-  #persist(ready: Ready): void {
+  #persist(ready: Ready, sync: boolean): void {
     let written = false;
     if (ready.snapshot !== undefined) {
       const metadata = ready.snapshot.metadata;
@@ -428,7 +476,7 @@ export class RaftNodeProgram implements NodeProgram {
       this.storage.setHardState(ready.hardState);
       written = true;
     }
-    if (written) {
+    if (written && sync) {
       this.host.disk.sync(logFile); // durable before any message that depends on it leaves
     }
   }
