@@ -32,6 +32,8 @@ export class Progress {
    * the follower ignores other candidates for `electionTicks` after receiving it.
    */
   leaseSentAtTick = Number.MIN_SAFE_INTEGER;
+  /** The highest commit index an append to this follower carried. */
+  commitIndexSent = 0;
   /** In `probe` state: an append is out and unanswered. */
   probeSent = false;
   readonly #inflightIndexes: number[] = [];

@@ -256,6 +256,8 @@ export class RaftNode {
   } | null = null;
   #previousSoftState: SoftState;
   #previousHardState: HardState;
+  /** A leader owes its followers an append (new entries or a new commit index) at the next ready. */
+  #broadcastPending = false;
 
   constructor(options: RaftNodeOptions) {
     requireOptions('options', options);
@@ -559,6 +561,9 @@ export class RaftNode {
 
   /** True when {@link ready} has something to persist, send, apply or report. */
   hasReady(): boolean {
+    if (this.#broadcastPending && this.#role === 'leader') {
+      return true;
+    }
     const soft = this.#softState();
     if (
       soft.leader !== this.#previousSoftState.leader ||
@@ -581,6 +586,12 @@ export class RaftNode {
 
   /** Collects what the driver must do; hand it back to {@link advance} when done. */
   ready(): Ready {
+    if (this.#broadcastPending) {
+      this.#broadcastPending = false;
+      if (this.#role === 'leader') {
+        this.#sendPendingAppends();
+      }
+    }
     const soft = this.#softState();
     const hard = this.#hardState();
     const snapshot = this.#log.unstableSnapshot();
@@ -622,7 +633,7 @@ export class RaftNode {
       // Now durable here: the leader's own copy counts towards the commit.
       const own = this.#progress.get(this.id);
       if (own?.maybeUpdate(this.#log.lastStableIndex()) === true && this.#maybeCommit()) {
-        this.#broadcastAppend();
+        this.#broadcastPending = true;
       }
     }
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
@@ -695,6 +706,7 @@ export class RaftNode {
   }
 
   #reset(term: number): void {
+    this.#broadcastPending = false;
     if (this.#term !== term) {
       this.#term = term;
       this.#vote = null;
@@ -1047,7 +1059,8 @@ export class RaftNode {
     if (type === 'config') {
       this.#pendingConfigIndex = index;
     }
-    this.#broadcastAppend();
+    // Sent with the next ready: every proposal made until then travels in one append.
+    this.#broadcastPending = true;
     return { status: 'appended', index, term: this.#term };
   }
 
@@ -1084,6 +1097,25 @@ export class RaftNode {
   }
 
   // ---------------------------------------------------------------- replication
+
+  /**
+   * The appends owed since the last ready: new entries to each follower that lacks them,
+   * else an empty append to each follower that has not been sent the commit index yet.
+   */
+  #sendPendingAppends(): void {
+    const lastIndex = this.#log.lastIndex();
+    const committed = this.#log.committedIndex;
+    for (const [id, progress] of this.#progress) {
+      if (id === this.id) {
+        continue;
+      }
+      if (progress.nextIndex <= lastIndex) {
+        this.#sendAppend(id, false);
+      } else if (progress.commitIndexSent < committed) {
+        this.#sendAppend(id);
+      }
+    }
+  }
 
   #broadcastAppend(): void {
     for (const id of this.#progress.keys()) {
@@ -1134,6 +1166,7 @@ export class RaftNode {
         commitIndex: this.#log.committedIndex,
       });
       progress.sentEntries(previousIndex + entries.length, entries.length, bytes);
+      progress.commitIndexSent = Math.max(progress.commitIndexSent, this.#log.committedIndex);
       sentEmpty = true;
       if (entries.length === 0 || progress.state !== 'replicate') {
         return;
@@ -1236,7 +1269,9 @@ export class RaftNode {
         progress.becomeReplicate();
       }
       if (this.#maybeCommit()) {
-        this.#broadcastAppend();
+        // The new commit index goes out with the next ready, once for all the answers
+        // that arrived meanwhile.
+        this.#broadcastPending = true;
       } else if (wasPaused) {
         this.#sendAppend(from);
       }

@@ -163,12 +163,17 @@ describe('flow control', () => {
       hintTerm: 0,
     });
     persist(leader);
+    // One proposal per ready: each ready owes follower 2 one append, until two are unacknowledged.
+    const appendsTo2: RaftMessage[] = [];
     for (let index = 0; index < 5; index += 1) {
       leader.propose(bytes(`p${index}`));
+      appendsTo2.push(
+        ...persist(leader).filter(
+          (message) =>
+            message.to === '2' && message.type === 'append' && message.entries.length > 0,
+        ),
+      );
     }
-    const appendsTo2 = persist(leader).filter(
-      (message) => message.to === '2' && message.type === 'append' && message.entries.length > 0,
-    );
     assert.equal(appendsTo2.length, 2);
     // An acknowledgement frees room for the next append.
     leader.step({
@@ -539,5 +544,68 @@ describe('a leader sending before it persists (persistBeforeSend false)', () => 
     assert.equal(leader.status().commitIndex, index);
     (storages.get(leader) as MemoryRaftStorage).append(ready.entries);
     leader.advance(ready);
+  });
+});
+
+describe('appends owed at the next ready', () => {
+  it('sends proposals made between two readies in one append per follower', () => {
+    const leader = electedLeader();
+    leader.step({
+      type: 'append-response',
+      from: '2',
+      to: '1',
+      term: 1,
+      index: leader.status().lastIndex,
+      rejected: false,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    persist(leader);
+    for (let index = 0; index < 5; index += 1) {
+      assert.equal(leader.propose(bytes(`batch${index}`)).status, 'appended');
+    }
+    const appendsTo2 = persist(leader).filter(
+      (message) => message.to === '2' && message.type === 'append',
+    );
+    assert.equal(appendsTo2.length, 1);
+    assert.equal(appendsTo2[0]?.type === 'append' ? appendsTo2[0].entries.length : 0, 5);
+  });
+
+  it('tells each follower a new commit index once, however many answers advanced it', () => {
+    const leader = electedLeader();
+    leader.step({
+      type: 'append-response',
+      from: '2',
+      to: '1',
+      term: 1,
+      index: leader.status().lastIndex,
+      rejected: false,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    persist(leader);
+    for (let index = 0; index < 3; index += 1) {
+      leader.propose(bytes(`c${index}`));
+      persist(leader);
+    }
+    const last = leader.status().lastIndex;
+    for (let index = last - 2; index <= last; index += 1) {
+      leader.step({
+        type: 'append-response',
+        from: '2',
+        to: '1',
+        term: 1,
+        index,
+        rejected: false,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+    }
+    assert.equal(leader.status().commitIndex, last);
+    const toFollower2 = persist(leader).filter(
+      (message) => message.to === '2' && message.type === 'append',
+    );
+    assert.equal(toFollower2.length, 1);
+    assert.equal(toFollower2[0]?.type === 'append' ? toFollower2[0].commitIndex : -1, last);
   });
 });
