@@ -27,6 +27,7 @@ import {
   type Entry,
   type EntryType,
   entryBytes,
+  entryHeaderBytes,
   type HardState,
   type Heartbeat,
   type HeartbeatResponse,
@@ -258,6 +259,10 @@ export class RaftNode {
   #previousHardState: HardState;
   /** A leader owes its followers an append (new entries or a new commit index) at the next ready. */
   #broadcastPending = false;
+  /** A follower's proposals to forward to the leader at the next ready. */
+  #forwardQueue: { type: EntryType; data: Uint8Array }[] = [];
+  /** Data bytes in `#forwardQueue`, at most `uncommittedBytesMax`. */
+  #forwardQueueBytes = 0;
 
   constructor(options: RaftNodeOptions) {
     requireOptions('options', options);
@@ -561,7 +566,7 @@ export class RaftNode {
 
   /** True when {@link ready} has something to persist, send, apply or report. */
   hasReady(): boolean {
-    if (this.#broadcastPending && this.#role === 'leader') {
+    if ((this.#broadcastPending && this.#role === 'leader') || this.#forwardQueue.length > 0) {
       return true;
     }
     const soft = this.#softState();
@@ -591,6 +596,9 @@ export class RaftNode {
       if (this.#role === 'leader') {
         this.#sendPendingAppends();
       }
+    }
+    if (this.#forwardQueue.length > 0) {
+      this.#forwardProposals();
     }
     const soft = this.#softState();
     const hard = this.#hardState();
@@ -1025,13 +1033,15 @@ export class RaftNode {
       if (from !== null) {
         return { status: 'dropped', reason: 'no-leader' };
       }
-      this.#send({
-        type: 'propose',
-        from: this.id,
-        to: this.#leader,
-        term: 0,
-        entries: [{ type, data }],
-      });
+      if (data.byteLength + entryHeaderBytes > this.messageBytesMax) {
+        return { status: 'dropped', reason: 'too-large' };
+      }
+      if (this.#forwardQueueBytes + data.byteLength > this.uncommittedBytesMax) {
+        return { status: 'dropped', reason: 'uncommitted-limit' };
+      }
+      // Forwarded with the next ready, together with every proposal made until then.
+      this.#forwardQueue.push({ type, data });
+      this.#forwardQueueBytes += data.byteLength;
       return { status: 'forwarded', leader: this.#leader };
     }
     if (this.#transferee !== null) {
@@ -1115,6 +1125,34 @@ export class RaftNode {
         this.#sendAppend(id);
       }
     }
+  }
+
+  /**
+   * Sends the queued proposals to the leader in messages of at most `messageBytesMax`.
+   * With no leader to send them to (it was lost, or this node leads now) they are
+   * dropped: a forwarded proposal may be lost, and its proposer times out.
+   */
+  #forwardProposals(): void {
+    const queue = this.#forwardQueue;
+    this.#forwardQueue = [];
+    this.#forwardQueueBytes = 0;
+    const leader = this.#leader;
+    if (leader === null || leader === this.id) {
+      return;
+    }
+    let batch: { type: EntryType; data: Uint8Array }[] = [];
+    let bytes = 0;
+    for (const item of queue) {
+      const size = item.data.byteLength + entryHeaderBytes;
+      if (batch.length > 0 && bytes + size > this.messageBytesMax) {
+        this.#send({ type: 'propose', from: this.id, to: leader, term: 0, entries: batch });
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(item);
+      bytes += size;
+    }
+    this.#send({ type: 'propose', from: this.id, to: leader, term: 0, entries: batch });
   }
 
   #broadcastAppend(): void {

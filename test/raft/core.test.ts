@@ -609,3 +609,58 @@ describe('appends owed at the next ready', () => {
     assert.equal(toFollower2[0]?.type === 'append' ? toFollower2[0].commitIndex : -1, last);
   });
 });
+
+describe('proposals forwarded by a follower', () => {
+  function followerOf1(options: Partial<RaftNodeOptions> = {}): RaftNode {
+    const follower = makeNode({ id: '2', ...options });
+    follower.step({
+      type: 'heartbeat',
+      from: '1',
+      to: '2',
+      term: 1,
+      commitIndex: 0,
+      context: null,
+      sentAtTick: 0,
+    });
+    assert.equal(follower.leader, '1');
+    follower.advance(follower.ready());
+    return follower;
+  }
+
+  it('travel to the leader in one message per ready', () => {
+    const follower = followerOf1();
+    for (const text of ['a', 'b', 'c']) {
+      assert.deepEqual(follower.propose(bytes(text)), { status: 'forwarded', leader: '1' });
+    }
+    const ready = follower.ready();
+    const forwards = ready.messages.filter((message) => message.type === 'propose');
+    assert.equal(forwards.length, 1);
+    assert.equal(forwards[0]?.type === 'propose' ? forwards[0].entries.length : 0, 3);
+    follower.advance(ready);
+  });
+
+  it('are split at messageBytesMax, and refused when larger than one message', () => {
+    const follower = followerOf1({ messageBytesMax: 64 });
+    assert.deepEqual(follower.propose(new Uint8Array(100)), {
+      status: 'dropped',
+      reason: 'too-large',
+    });
+    for (let index = 0; index < 3; index += 1) {
+      assert.equal(follower.propose(new Uint8Array(30)).status, 'forwarded');
+    }
+    const forwards = follower.ready().messages.filter((message) => message.type === 'propose');
+    assert.deepEqual(
+      forwards.map((message) => (message.type === 'propose' ? message.entries.length : 0)),
+      [1, 1, 1],
+    );
+  });
+
+  it('are bounded by uncommittedBytesMax while they wait for the ready', () => {
+    const follower = followerOf1({ uncommittedBytesMax: 50 });
+    assert.equal(follower.propose(new Uint8Array(40)).status, 'forwarded');
+    assert.deepEqual(follower.propose(new Uint8Array(40)), {
+      status: 'dropped',
+      reason: 'uncommitted-limit',
+    });
+  });
+});
