@@ -47,19 +47,22 @@ export class TestCluster {
     readonly root: string,
     readonly peers: Record<string, PeerAddress>,
     readonly options: Partial<RaftReplicaOptions>,
+    /** Options of single nodes, over `options`; kept for every reopen. */
+    readonly nodeOptions: Record<string, Partial<RaftReplicaOptions>> = {},
   ) {}
 
   static async start(
     root: string,
     size: number,
     options: Partial<RaftReplicaOptions> = {},
+    nodeOptions: Record<string, Partial<RaftReplicaOptions>> = {},
   ): Promise<TestCluster> {
     const ports = await freePorts(size);
     const peers: Record<string, PeerAddress> = {};
     ports.forEach((port, position) => {
       peers[`n${position + 1}`] = { host: '127.0.0.1', port };
     });
-    const cluster = new TestCluster(root, peers, options);
+    const cluster = new TestCluster(root, peers, options, { ...nodeOptions });
     await Promise.all(Object.keys(peers).map((id) => cluster.open(id)));
     return cluster;
   }
@@ -74,9 +77,31 @@ export class TestCluster {
       tickMs: 10,
       requestTimeoutMs: 3_000,
       ...this.options,
+      ...this.nodeOptions[id],
     });
     this.replicas.set(id, replica);
     return replica;
+  }
+
+  /**
+   * Starts a new node `id` with `join: true` on a free port, its `peers` holding its own
+   * address and the members'. It serves nothing until the leader adds it
+   * (`changeMembership` with {@link TestCluster.address} of it).
+   */
+  async join(id: string): Promise<RaftReplica> {
+    const [port] = await freePorts(1);
+    this.peers[id] = { host: '127.0.0.1', port: port as number };
+    this.nodeOptions[id] = { ...this.nodeOptions[id], join: true };
+    return this.open(id);
+  }
+
+  /** The Raft address of `id` as `host:port`, as `changeMembership` takes it. */
+  address(id: string): string {
+    const address = this.peers[id];
+    if (address === undefined) {
+      throw new Error(`no node ${id} in this cluster`);
+    }
+    return `${address.host}:${address.port}`;
   }
 
   /** Closes the replica `id` (its folder stays). */
@@ -105,5 +130,33 @@ export class TestCluster {
 
   async close(): Promise<void> {
     await Promise.all([...this.replicas.keys()].map((id) => this.stop(id)));
+  }
+}
+
+/**
+ * Polls `probe` every 10 ms until it returns something other than `undefined` (or
+ * resolves to it), and returns that; throws, naming `what`, after `timeoutMs`. Errors
+ * thrown by `probe` count as "not yet" and the last one is reported.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) {
+        return value;
+      }
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`${what}: not within ${timeoutMs} ms`, { cause: lastError });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
