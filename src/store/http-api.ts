@@ -154,9 +154,6 @@ function sendError(response: ServerResponse, error: unknown): void {
     send(response, 503, { code: error.code, message: error.message }, { 'retry-after': '1' });
   } else if (isDistkitError(error)) {
     send(response, 500, { code: error.code, message: error.message });
-  } else if (error instanceof Error && error.name === 'AbortError') {
-    // The client went away; nobody reads this.
-    send(response, 499, { code: 'ABORTED', message: 'The client closed the connection.' });
   } else {
     send(response, 500, { code: 'INTERNAL', message: 'Internal error; see the server log.' });
   }
@@ -175,8 +172,8 @@ function keyOf(path: string): string {
 
 /**
  * The HTTP front of one replica. Every request that reaches Raft is bounded by the
- * replica's request timeout and its pending-request limit; a client that disconnects
- * abandons its wait.
+ * replica's request timeout and its pending-request limit. A client that disconnects
+ * does not cancel its request (a write may commit anyway); its answer is dropped.
  *
  * @example
  * ```ts
@@ -249,7 +246,6 @@ export class RaftHttpApi {
     const replica = this.#replica;
     if (path.startsWith(kvPrefix) && path.length > kvPrefix.length) {
       const rest = path.slice(kvPrefix.length);
-      const signal = abortOnClose(response);
       if (method === 'POST' && rest.endsWith('/cas')) {
         const key = keyOf(rest.slice(0, -'/cas'.length));
         const body = parseJson(await readBody(request, this.#bodyBytesMax));
@@ -260,14 +256,14 @@ export class RaftHttpApi {
         if (typeof body.value !== 'string') {
           throw new InvalidArgumentError('value', 'value must be a string.');
         }
-        const result = await replica.compareAndSet(key, expected, body.value, { signal });
+        const result = await replica.compareAndSet(key, expected, body.value);
         send(response, 200, result);
         return;
       }
       const key = keyOf(rest);
       if (method === 'PUT') {
         const body = await readBody(request, this.#bodyBytesMax);
-        send(response, 200, await replica.put(key, body.toString('utf8'), { signal }));
+        send(response, 200, await replica.put(key, body.toString('utf8')));
         return;
       }
       if (method === 'GET') {
@@ -282,7 +278,6 @@ export class RaftHttpApi {
         }
         const result = await replica.get(key, {
           consistency: (consistency ?? 'linearizable') as ReadConsistency,
-          signal,
         });
         if (result.value === null) {
           send(response, 404, { code: 'KEY_NOT_FOUND', index: result.index });
@@ -292,7 +287,7 @@ export class RaftHttpApi {
         return;
       }
       if (method === 'DELETE') {
-        send(response, 200, await replica.delete(key, { signal }));
+        send(response, 200, await replica.delete(key));
         return;
       }
       throw methodNotAllowed(method, path);
@@ -338,14 +333,4 @@ function methodNotAllowed(method: string, path: string): HttpFailure {
     code: 'METHOD_NOT_ALLOWED',
     message: `${method} is not allowed on ${path}.`,
   });
-}
-
-function abortOnClose(response: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  response.once('close', () => {
-    if (!response.writableFinished) {
-      controller.abort();
-    }
-  });
-  return controller.signal;
 }

@@ -654,7 +654,8 @@ export class RaftReplica {
     if (key.startsWith(reservedKeyPrefix)) {
       throw new InvalidArgumentError('key', 'Keys starting with "\\u0000distkit/" are reserved.');
     }
-    if (encoder.encode(key).byteLength > this.keyBytesMax) {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: most keys need no encoding to check.
+    if (key.length * 3 > this.keyBytesMax && encoder.encode(key).byteLength > this.keyBytesMax) {
       throw new InvalidArgumentError('key', `The key is longer than ${this.keyBytesMax} bytes.`);
     }
   }
@@ -665,7 +666,8 @@ export class RaftReplica {
     }
     if (
       value.length > this.valueBytesMax ||
-      encoder.encode(value).byteLength > this.valueBytesMax
+      (value.length * 3 > this.valueBytesMax &&
+        encoder.encode(value).byteLength > this.valueBytesMax)
     ) {
       throw new InvalidArgumentError(
         name,
