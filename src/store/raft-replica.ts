@@ -169,6 +169,14 @@ interface PendingWrite {
   readonly cleanup: () => void;
 }
 
+interface MembershipWaiter {
+  /** Where the change was appended (0 until it is). */
+  index: number;
+  term: number;
+  readonly finish: (index: number) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface PendingRead {
   readonly key: string;
   readonly resolve: (result: ReadResult) => void;
@@ -302,8 +310,11 @@ export class RaftReplica {
   static async open(options: RaftReplicaOptions): Promise<RaftReplica> {
     const checked = requireOptions<RaftReplicaOptions>('RaftReplica options', options);
     const id = requireString('options.id', checked.id);
-    requireOptions('options.peers', checked.peers);
-    const own = checked.peers[id];
+    const peerTable = requireOptions<Readonly<Record<string, PeerAddress>>>(
+      'options.peers',
+      checked.peers,
+    );
+    const own = peerTable[id];
     if (own === undefined) {
       throw new InvalidArgumentError(
         'options.peers',
@@ -327,7 +338,7 @@ export class RaftReplica {
     const scheduler = checked.scheduler ?? systemScheduler;
     const random = checked.random ?? systemRandom();
     const peers: Record<string, PeerAddress> = {};
-    for (const [peerId, address] of Object.entries(checked.peers)) {
+    for (const [peerId, address] of Object.entries(peerTable)) {
       if (peerId !== id) {
         peers[peerId] = address;
       }
@@ -348,7 +359,15 @@ export class RaftReplica {
       await storage.close();
       throw error;
     }
-    const replica = new RaftReplica(checked, storage, transport, scheduler, random);
+    let replica: RaftReplica;
+    try {
+      replica = new RaftReplica(checked, storage, transport, scheduler, random);
+    } catch (error) {
+      // The Raft core refused an option (electionTicks, heartbeatTicks...).
+      await transport.close();
+      await storage.close();
+      throw error;
+    }
     try {
       await replica.#start();
     } catch (error) {
@@ -562,16 +581,23 @@ export class RaftReplica {
     voters: readonly string[],
     learners: readonly string[],
   ): Promise<{ readonly index: number }> {
-    return this.#request<{ index: number }>({}, 'unknown', (resolve, reject, cleanup) => {
-      let done = false;
-      const finish = (index: number): void => {
-        done = true;
-        resolve({ index });
+    return this.#request<{ index: number }>({}, 'unknown', (resolve, reject) => {
+      const waiter: MembershipWaiter = {
+        index: 0,
+        term: 0,
+        finish: (index) => resolve({ index }),
+        reject,
       };
+      this.#controls.add(waiter);
       this.#enqueue(() => {
+        if (!this.#controls.has(waiter)) {
+          return; // settled (timed out) while it waited in the inbox
+        }
         const result = this.#node.proposeMembership({ voters, learners });
         if (result.status === 'appended') {
-          this.#membershipWaiters.push({ index: result.index, term: result.term, finish, reject });
+          waiter.index = result.index;
+          waiter.term = result.term;
+          this.#membershipWaiters.push(waiter);
         } else if (result.status === 'forwarded') {
           reject(
             new ReplicaUnavailableError(
@@ -585,25 +611,30 @@ export class RaftReplica {
         }
       });
       return () => {
-        if (!done) {
-          cleanup();
-        }
+        this.#controls.delete(waiter);
+        this.#membershipWaiters = this.#membershipWaiters.filter((other) => other !== waiter);
       };
     });
   }
 
-  #membershipWaiters: {
-    index: number;
-    term: number;
-    finish: (index: number) => void;
-    reject: (error: unknown) => void;
-  }[] = [];
+  /** Membership changes appended by this leader, waiting to be applied. */
+  #membershipWaiters: MembershipWaiter[] = [];
+  /** Membership changes and leadership transfers not settled yet (failed by close). */
+  readonly #controls = new Set<{ readonly reject: (error: unknown) => void }>();
 
-  /** Asks the leader (this replica) to hand leadership to `to`. */
+  /**
+   * Asks this replica, which must lead, to hand leadership to `to`; resolves once the
+   * transfer started (the new leader takes over within an election timeout).
+   */
   transferLeadership(to: string): Promise<void> {
     requireString('to', to);
-    return new Promise((resolve, reject) => {
+    return this.#request<void>({}, 'not-applied', (resolve, reject) => {
+      const control = { reject };
+      this.#controls.add(control);
       this.#enqueue(() => {
+        if (!this.#controls.has(control)) {
+          return;
+        }
         const result = this.#node.transferLeadership(to);
         if (result.status === 'started') {
           resolve();
@@ -617,6 +648,9 @@ export class RaftReplica {
           );
         }
       });
+      return () => {
+        this.#controls.delete(control);
+      };
     });
   }
 
@@ -625,7 +659,7 @@ export class RaftReplica {
     return {
       ...this.#node.status(),
       peers: Object.fromEntries(this.#peers),
-      pendingRequestCount: this.#writes.size + this.#reads.size,
+      pendingRequestCount: this.#writes.size + this.#reads.size + this.#controls.size,
       snapshotIndex: this.#storage.snapshot().metadata.index,
     };
   }
@@ -820,8 +854,8 @@ export class RaftReplica {
     for (const read of [...this.#reads.values()]) {
       read.reject(error);
     }
-    for (const waiter of this.#membershipWaiters.splice(0)) {
-      waiter.reject(error);
+    for (const control of [...this.#controls]) {
+      control.reject(error);
     }
   }
 
@@ -957,6 +991,12 @@ export class RaftReplica {
   }
 
   #apply(entry: Entry): void {
+    if (entry.index <= this.#kv.appliedIndex) {
+      return; // covered by a snapshot restored since
+    }
+    // Every entry moves the applied index, the election's empty entry and membership
+    // changes included: reads wait for it.
+    const result: KeyValueResult = this.#kv.apply(entry);
     const waiting = this.#writesByIndex.get(entry.index);
     if (entry.type !== 'normal' || entry.data.byteLength === 0) {
       if (waiting !== undefined) {
@@ -964,7 +1004,6 @@ export class RaftReplica {
       }
       return;
     }
-    const result: KeyValueResult = this.#kv.apply(entry);
     const command = decodeKeyValueCommand(entry.data);
     if (command !== undefined && command.key.startsWith(peerKeyPrefix) && command.kind === 'put') {
       this.#learnPeer(command.key.slice(peerKeyPrefix.length), command.value);
