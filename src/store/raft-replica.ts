@@ -1005,7 +1005,7 @@ export class RaftReplica {
       return;
     }
     const command = decodeKeyValueCommand(entry.data);
-    if (command !== undefined && command.key.startsWith(peerKeyPrefix) && command.kind === 'put') {
+    if (command?.key.startsWith(peerKeyPrefix) && command.kind === 'put') {
       this.#learnPeer(command.key.slice(peerKeyPrefix.length), command.value);
     }
     if (command?.client === this.#clientId && command.sequence !== undefined) {
