@@ -109,16 +109,13 @@ async function whenAvailable<T>(call: () => Promise<T>, timeoutMs = 10_000): Pro
 }
 
 /**
- * The leader once it serves linearizable reads on every replica, after an election.
- *
- * Works around a bug (see the todo test "a linearizable read right after an election
- * answers"): a replica does not count the new leader's empty entry (nor a membership
- * entry) as applied, so a read confirmed at that commit index waits until some client
- * write is applied after it. One write through the new leader lets reads through.
+ * The leader once it serves linearizable reads. A new leader drops reads until an entry
+ * of its term commits, and drops a read a follower forwarded without an answer (the
+ * follower's read then waits for its whole timeout): read on the leader first.
  */
 async function readyLeader(cluster: TestCluster): Promise<RaftReplica> {
   const leader = await cluster.leader();
-  await whenAvailable(() => leader.put('election-marker', leader.id));
+  await whenAvailable(() => leader.get('readiness-probe'));
   return leader;
 }
 
@@ -590,9 +587,7 @@ describe('RaftReplica: a 3-node cluster', () => {
     });
   });
 
-  it.todo('a linearizable read right after an election answers (3 nodes restarted)', {
-    todo: 'BUG: RaftReplica.#apply skips empty and config entries without kv.apply, so the applied index the read waits for never reaches the commit index until a client write applies',
-  }, async () => {
+  it('a linearizable read right after an election answers (3 nodes restarted)', async () => {
     await withCluster(3, {}, async (cluster) => {
       const first = await cluster.leader();
       await first.put('k', 'v');
@@ -613,9 +608,7 @@ describe('RaftReplica: a 3-node cluster', () => {
     });
   });
 
-  it.todo('changeMembership refused by Raft (asked of a follower) rejects typed and leaves the replica running', {
-    todo: 'BUG: #proposeMembership cleanup recurses forever (RangeError), the call never settles and the replica stops',
-  }, async () => {
+  it('changeMembership refused by Raft (asked of a follower) rejects typed and leaves the replica running', async () => {
     await withCluster(3, {}, async (cluster) => {
       const leader = await cluster.leader();
       await leader.put('k', 'v');
@@ -634,7 +627,54 @@ describe('RaftReplica: a 3-node cluster', () => {
       assert.ok(outcome !== 'pending' && 'error' in outcome);
       assert.ok(isReplicaUnavailableError(outcome.error), `got ${String(outcome.error)}`);
       assert.deepEqual(stops, [], 'the follower stopped');
-      assert.equal((await follower.get('k', { consistency: 'local' })).value, 'v');
+      assert.equal(outcome.error.reason, 'no-leader');
+      assert.equal(outcome.error.leaderId, leader.id);
+      // Still serving: a linearizable read through it answers.
+      assert.equal((await follower.get('k')).value, 'v');
+      assert.equal(follower.status().pendingRequestCount, 0);
+    });
+  });
+
+  it('the leader refuses a second membership change while the first is pending, typed, and keeps running', async () => {
+    await withCluster(3, {}, async (cluster) => {
+      const leader = await cluster.leader();
+      await leader.put('k', 'v');
+      const changes = await Promise.all([
+        settledWithin(leader.changeMembership({ voters: ['n1', 'n2', 'n3'] }), 5_000),
+        settledWithin(leader.changeMembership({ voters: ['n1', 'n2', 'n3'] }), 5_000),
+      ]);
+      const [first, second] = changes;
+      assert.ok(first !== 'pending' && 'value' in first, `first: ${JSON.stringify(first)}`);
+      assert.ok(second !== 'pending' && 'error' in second, `second: ${JSON.stringify(second)}`);
+      assert.ok(isReplicaUnavailableError(second.error), `got ${String(second.error)}`);
+      assert.equal(second.error.reason, 'config-change-pending');
+      assert.equal(leader.status().pendingRequestCount, 0);
+      await membershipSettled(cluster, ['n1', 'n2', 'n3'], []);
+      assert.equal((await leader.put('k', 'w')).previous, 'v');
+    });
+  });
+
+  it.todo('changeMembership refused on a follower applies nothing', {
+    todo: 'BUG: the follower rejects with ReplicaUnavailableError ("nothing was applied, retry later") but RaftNode.proposeMembership already forwarded the config entry to the leader, which applies it',
+  }, async () => {
+    await withCluster(3, {}, async (cluster) => {
+      const leader = await cluster.leader();
+      await leader.put('k', 'v');
+      const [follower, other] = followersOf(cluster, leader) as [RaftReplica, RaftReplica];
+      const refused = await failureOf(() =>
+        follower.changeMembership({ voters: [leader.id, follower.id] }),
+      );
+      assert.ok(isReplicaUnavailableError(refused), `got ${String(refused)}`);
+      // A write through the same follower travels after anything it forwarded before,
+      // on the same connection: once it is applied on the leader, so would the change be.
+      await follower.put('marker', 'after');
+      assert.equal((await leader.get('marker')).value, 'after');
+      const { membership } = leader.status();
+      assert.deepEqual(
+        { voters: [...membership.voters].sort(), outgoing: membership.votersOutgoing },
+        { voters: [leader.id, follower.id, other.id].sort(), outgoing: [] },
+        'the refused change was applied',
+      );
     });
   });
 });
@@ -692,9 +732,7 @@ describe('RaftReplica: bad input and limits', () => {
     }
   });
 
-  it.todo('open without peers rejects with InvalidArgumentError', {
-    todo: 'BUG: it throws TypeError (requireOptions turns undefined peers into {}... then peers[id] of undefined)',
-  }, async () => {
+  it('open without peers rejects with InvalidArgumentError', async () => {
     const folder = temporaryFolder();
     try {
       const error = await failureOf(() =>
@@ -710,8 +748,7 @@ describe('RaftReplica: bad input and limits', () => {
     }
   });
 
-  it.todo('an open refused for its Raft options leaves no file open', {
-    todo: 'BUG: RaftReplica.open leaks the opened DurableRaftStorage (one fd per call) when RaftNode refuses electionTicks/heartbeatTicks',
+  it('an open refused for its Raft options leaves no file open', {
     skip: process.platform !== 'linux',
   }, async () => {
     const folder = temporaryFolder();
@@ -737,9 +774,7 @@ describe('RaftReplica: bad input and limits', () => {
     }
   });
 
-  it.todo('a linearizable read on a fresh one-node replica, before any write, answers', {
-    todo: 'BUG: the read times out (RequestTimeoutError not-applied): the election entry at index 1 is never counted as applied',
-  }, async () => {
+  it('a linearizable read on a fresh one-node replica, before any write, answers', async () => {
     await withSingleReplica({}, async (replica) => {
       await waitFor('the replica to lead and commit', () =>
         replica.status().commitIndex === 1 ? true : undefined,
@@ -830,9 +865,7 @@ describe('RaftReplica: bad input and limits', () => {
     });
   });
 
-  it.todo('transferLeadership after close rejects with ReplicaClosedError', {
-    todo: 'BUG: the promise never settles (the work is enqueued on a closed replica and dropped)',
-  }, async () => {
+  it('transferLeadership after close rejects with ReplicaClosedError', async () => {
     await withSingleReplica({}, async (replica) => {
       await replica.close();
       const outcome = await settledWithin(replica.transferLeadership('n2'), 1_000);
