@@ -110,14 +110,7 @@ async function withIsolatedLeader(
   await withClusterApis(
     { n1: { electionTicks: 1_000, requestTimeoutMs } },
     async (cluster, apis) => {
-      const first = await cluster.leader();
-      if (first.id !== 'n1') {
-        await first.transferLeadership('n1');
-      }
-      const n1 = await waitFor('n1 to lead', async () => {
-        const current = await cluster.leader();
-        return current.id === 'n1' ? current : undefined;
-      });
+      const n1 = await cluster.transferLeadership('n1');
       await n1.put('kept', 'committed', { timeoutMs: 5_000 });
       await stopWithApi(cluster, apis, 'n2');
       await stopWithApi(cluster, apis, 'n3');
@@ -459,10 +452,7 @@ describe('RaftHttpApi on a 3-node cluster', () => {
       );
       assert.equal(moved.status, 202);
       assert.deepEqual(moved.body, {});
-      const newLeader = await waitFor(`leadership to move to ${followerId}`, async () => {
-        const current = await cluster.leader();
-        return current.id === followerId ? current : undefined;
-      });
+      const newLeader = await cluster.transferLeadership(followerId);
       const status = await call(api(apis, newLeader.id), 'GET', '/v1/status');
       assert.equal(status.body.role, 'leader');
       assert.equal(status.body.leader, followerId);

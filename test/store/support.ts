@@ -128,6 +128,30 @@ export class TestCluster {
     throw new Error(`no single leader within ${timeoutMs} ms`);
   }
 
+  /**
+   * Moves leadership to `to` and returns it once every running replica follows it. A
+   * transfer the target does not finish within the leader's election timeout is dropped
+   * by Raft, so a slow machine may need another: this asks again (bounded).
+   */
+  async transferLeadership(to: string, timeoutMs = 10_000): Promise<RaftReplica> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const leader = await this.leader(Math.max(1, deadline - Date.now()));
+      if (leader.id === to) {
+        return leader;
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(`leadership did not move to ${to} within ${timeoutMs} ms`);
+      }
+      // Refused while a transfer runs (already-transferring): wait and look again.
+      await leader.transferLeadership(to).catch(() => undefined);
+      const asked = Date.now();
+      while (Date.now() - asked < 1_000 && this.replicas.get(to)?.status().role !== 'leader') {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.replicas.keys()].map((id) => this.stop(id)));
   }
