@@ -85,8 +85,10 @@ function readBody(request: IncomingMessage, bytesMax: number): Promise<Buffer> {
     request.on('data', (chunk: Buffer) => {
       length += chunk.length;
       if (length > bytesMax) {
+        // Read no more; the 413 goes out with "Connection: close", which ends the socket.
+        request.pause();
+        request.removeAllListeners('data');
         reject(bodyTooLarge(bytesMax));
-        request.destroy();
         return;
       }
       chunks.push(chunk);
@@ -138,7 +140,12 @@ function send(
 
 function sendError(response: ServerResponse, error: unknown): void {
   if (error instanceof HttpFailure) {
-    send(response, error.status, error.body);
+    send(
+      response,
+      error.status,
+      error.body,
+      error.status === 413 ? { connection: 'close' } : undefined,
+    );
   } else if (isInvalidArgumentError(error)) {
     send(response, 400, { code: error.code, message: error.message });
   } else if (isReplicaUnavailableError(error)) {

@@ -14,6 +14,7 @@
  */
 
 import {
+  abortError,
   Emitter,
   type Event,
   InvalidArgumentError,
@@ -179,6 +180,9 @@ interface MembershipWaiter {
 
 interface PendingRead {
   readonly key: string;
+  readonly mode: 'read-index' | 'lease';
+  /** The replica's tick count when Raft was last asked to confirm it. */
+  askedAtTick: number;
   readonly resolve: (result: ReadResult) => void;
   readonly reject: (error: unknown) => void;
   timer: ScheduledTask | undefined;
@@ -196,6 +200,15 @@ function parseAddress(text: string): PeerAddress {
 
 function formatAddress(address: PeerAddress): string {
   return `${address.host}:${address.port}`;
+}
+
+/** Runs `start`, turning a synchronous throw (bad input) into a rejected promise. */
+function rejectThrown<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 function unavailableMessage(reason: UnavailableReason, leader: string | null): string {
@@ -252,6 +265,8 @@ export class RaftReplica {
   /** Work to step into the node before the next ready. */
   #inbox: (() => void)[] = [];
   #ticksDue = 0;
+  /** Ticks fed to the node since it started. */
+  #tickCount = 0;
   #tickTask: ScheduledTask | undefined;
   #cycleScheduled = false;
   #cycleRunning = false;
@@ -439,15 +454,19 @@ export class RaftReplica {
 
   /** Writes `value` at `key` through the log; resolves once committed and applied here. */
   put(key: string, value: string, options?: RequestOptions): Promise<WriteResult> {
-    this.#checkKey(key);
-    this.#checkValue(value);
-    return this.#write({ kind: 'put', key, value }, options) as Promise<WriteResult>;
+    return rejectThrown(() => {
+      this.#checkKey(key);
+      this.#checkValue(value);
+      return this.#write({ kind: 'put', key, value }, options) as Promise<WriteResult>;
+    });
   }
 
   /** Deletes `key` through the log. */
   delete(key: string, options?: RequestOptions): Promise<WriteResult> {
-    this.#checkKey(key);
-    return this.#write({ kind: 'delete', key }, options) as Promise<WriteResult>;
+    return rejectThrown(() => {
+      this.#checkKey(key);
+      return this.#write({ kind: 'delete', key }, options) as Promise<WriteResult>;
+    });
   }
 
   /** Replaces `key`'s value with `value` if it is `expected` (`null`: absent). */
@@ -457,15 +476,17 @@ export class RaftReplica {
     value: string,
     options?: RequestOptions,
   ): Promise<CompareAndSetResult> {
-    this.#checkKey(key);
-    if (expected !== null) {
-      this.#checkValue(expected, 'expected');
-    }
-    this.#checkValue(value);
-    return this.#write(
-      { kind: 'cas', key, expected, value },
-      options,
-    ) as Promise<CompareAndSetResult>;
+    return rejectThrown(() => {
+      this.#checkKey(key);
+      if (expected !== null) {
+        this.#checkValue(expected, 'expected');
+      }
+      this.#checkValue(value);
+      return this.#write(
+        { kind: 'cas', key, expected, value },
+        options,
+      ) as Promise<CompareAndSetResult>;
+    });
   }
 
   /**
@@ -478,10 +499,17 @@ export class RaftReplica {
     key: string,
     options: RequestOptions & { readonly consistency?: ReadConsistency } = {},
   ): Promise<ReadResult> {
+    return rejectThrown(() => this.#read(key, options));
+  }
+
+  #read(
+    key: string,
+    options: RequestOptions & { readonly consistency?: ReadConsistency },
+  ): Promise<ReadResult> {
     this.#checkKey(key);
     const consistency = requireOneOf(
       'options.consistency',
-      options.consistency ?? 'linearizable',
+      requireOptions('options', options).consistency ?? 'linearizable',
       readConsistencies,
     );
     if (this.#closed) {
@@ -493,19 +521,18 @@ export class RaftReplica {
     return this.#request<ReadResult>(options, 'not-applied', (resolve, reject, cleanup) => {
       this.#readCount += 1;
       const context = `${this.#clientId}:${this.#readCount}`;
-      const read: PendingRead = { key, resolve, reject, timer: undefined, index: -1, cleanup };
+      const read: PendingRead = {
+        key,
+        resolve,
+        reject,
+        timer: undefined,
+        index: -1,
+        cleanup,
+        mode: consistency === 'lease' ? 'lease' : 'read-index',
+        askedAtTick: 0,
+      };
       this.#reads.set(context, read);
-      this.#enqueue(() => {
-        if (!this.#reads.has(context)) {
-          return; // timed out or aborted while waiting in the inbox
-        }
-        const result: ReadIndexResult = this.#node.readIndex(context, {
-          mode: consistency === 'lease' ? 'lease' : 'read-index',
-        });
-        if (result.status === 'dropped') {
-          this.#failRead(context, result.reason);
-        }
-      });
+      this.#enqueue(() => this.#askRead(context, read));
       return () => {
         this.#reads.delete(context);
         const position = this.#readsWaiting.indexOf(read);
@@ -550,6 +577,13 @@ export class RaftReplica {
     for (const [position, learner] of (change.learners ?? []).entries()) {
       requireString(`change.learners[${position}]`, learner);
     }
+    if (this.#node.role !== 'leader') {
+      throw new ReplicaUnavailableError(
+        'no-leader',
+        this.#leader,
+        `Membership changes are taken by the leader only; send this one to ${this.#leader ?? 'the leader, once one is elected'}.`,
+      );
+    }
     for (const [peerId, address] of Object.entries(change.addresses ?? {})) {
       requireString(`change.addresses.${peerId}`, address);
       const parsed = parseAddress(address);
@@ -593,6 +627,17 @@ export class RaftReplica {
         if (!this.#controls.has(waiter)) {
           return; // settled (timed out) while it waited in the inbox
         }
+        if (this.#node.role !== 'leader') {
+          // The core would forward it; the replica keeps "refused means not applied".
+          reject(
+            new ReplicaUnavailableError(
+              'no-leader',
+              this.#leader,
+              `Membership changes are taken by the leader only; send this one to ${this.#leader ?? 'the leader, once one is elected'}.`,
+            ),
+          );
+          return;
+        }
         const result = this.#node.proposeMembership({ voters, learners });
         if (result.status === 'appended') {
           waiter.index = result.index;
@@ -627,7 +672,11 @@ export class RaftReplica {
    * transfer started (the new leader takes over within an election timeout).
    */
   transferLeadership(to: string): Promise<void> {
-    requireString('to', to);
+    try {
+      requireString('to', to);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#request<void>({}, 'not-applied', (resolve, reject) => {
       const control = { reject };
       this.#controls.add(control);
@@ -636,14 +685,18 @@ export class RaftReplica {
           return;
         }
         const result = this.#node.transferLeadership(to);
-        if (result.status === 'started') {
+        if (result.status === 'started' || result.reason === 'already-leader') {
           resolve();
+        } else if (result.reason === 'not-a-voter') {
+          reject(new InvalidArgumentError('to', `${to} is not a voter: only a voter can lead.`));
         } else {
           reject(
             new ReplicaUnavailableError(
               result.reason === 'not-leader' ? 'no-leader' : 'transferring-leadership',
               this.#leader,
-              `Leadership transfer to ${to} refused: ${result.reason}.`,
+              result.reason === 'not-leader'
+                ? `Only the leader hands leadership over; ask ${this.#leader ?? 'the leader, once one is elected'}.`
+                : 'A leadership transfer is already running; retry once it ends.',
             ),
           );
         }
@@ -756,13 +809,13 @@ export class RaftReplica {
     }
     const signal = options.signal;
     if (signal?.aborted === true) {
-      return Promise.reject(signal.reason);
+      return Promise.reject(abortError(signal));
     }
     return new Promise<T>((outerResolve, outerReject) => {
       let settled = false;
       let release: () => void = () => {};
       let timer: ScheduledTask | undefined;
-      const onAbort = (): void => reject(signal?.reason);
+      const onAbort = (): void => reject(abortError(signal as AbortSignal));
       const cleanup = (): void => {
         timer?.cancel();
         signal?.removeEventListener('abort', onAbort);
@@ -842,6 +895,22 @@ export class RaftReplica {
     );
   }
 
+  /**
+   * Asks Raft to confirm a read. A follower's request to the leader may be lost, or
+   * ignored by a leader that cannot serve reads yet: the tick loop asks again after an
+   * election timeout without an answer.
+   */
+  #askRead(context: string, read: PendingRead): void {
+    if (!this.#reads.has(context) || read.index >= 0) {
+      return; // settled, or confirmed, meanwhile
+    }
+    read.askedAtTick = this.#tickCount;
+    const result: ReadIndexResult = this.#node.readIndex(context, { mode: read.mode });
+    if (result.status === 'dropped') {
+      this.#failRead(context, result.reason);
+    }
+  }
+
   #failRead(context: string, reason: string): void {
     const read = this.#reads.get(context);
     read?.reject(this.#unavailable(reason));
@@ -902,7 +971,15 @@ export class RaftReplica {
   #drainInbox(): void {
     while (this.#ticksDue > 0) {
       this.#ticksDue -= 1;
+      this.#tickCount += 1;
       this.#node.tick();
+    }
+    if (this.#reads.size > 0 && this.#tickCount % this.#node.electionTicks === 0) {
+      for (const [context, read] of this.#reads) {
+        if (read.index < 0 && this.#tickCount - read.askedAtTick >= this.#node.electionTicks) {
+          this.#askRead(context, read);
+        }
+      }
     }
     const work = this.#inbox;
     this.#inbox = [];
