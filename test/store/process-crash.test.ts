@@ -12,7 +12,11 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { processCrashSeeds, runProcessCrashScenario } from './process-crash-scenario.js';
+import {
+  formatProcessCrashReport,
+  processCrashSeeds,
+  runProcessCrashScenario,
+} from './process-crash-scenario.js';
 
 describe('store: real processes under SIGKILL', () => {
   for (const seed of processCrashSeeds([1])) {
@@ -26,7 +30,7 @@ describe('store: real processes under SIGKILL', () => {
         signal: context.signal,
         log: (line) => context.diagnostic(line),
       });
-      const summary = `seed ${report.seed}: ${report.operationCount} operations (ok ${report.okCount}, fail ${report.failCount}, info ${report.infoCount}; ok writes ${report.okWriteCount}, swapped cas ${report.okCasSwappedCount}), ${report.killCount} kills in ${report.roundCount} rounds, ${report.leaderKillCount} leader kills, ${report.durationMs} ms; answers ${JSON.stringify(report.answerCounts)}`;
+      const summary = formatProcessCrashReport(report);
       console.log(summary);
       context.diagnostic(summary);
       assert.ok(report.okCount >= 300, `only ${report.okCount} ok operations: ${summary}`);
