@@ -58,6 +58,8 @@ export interface ProcessCrashOptions {
   readonly keyCount?: number;
   /** `--snapshot-every` of the nodes, so restarts also recover from snapshots. Default 300. */
   readonly snapshotEveryEntries?: number;
+  /** The test file the replay command of a failure names. Default the short test. */
+  readonly testFile?: string;
   /** Aborts the run (a test timeout): every child is killed at once. */
   readonly signal?: AbortSignal;
   /** Progress lines (nemesis actions). */
@@ -464,7 +466,7 @@ export async function runProcessCrashScenario(
         (unexpected.length === 0
           ? ''
           : `  nodes that exited on their own: ${unexpected.join('; ')}\n`) +
-        `  replay the plan: DISTKIT_SIM_SEED=${seed} node --import tsx --test test/store/process-crash.test.ts\n` +
+        `  replay the plan: DISTKIT_SIM_SEED=${seed} node --import tsx --test ${options.testFile ?? 'test/store/process-crash.test.ts'}\n` +
         `  evidence kept in ${root.path} (history.jsonl, nemesis.log, n*.log, data folders)\n` +
         `nemesis:\n${nemesisLog.join('\n')}\n${tails}`,
     );

@@ -25,6 +25,7 @@ describe('store: real processes under SIGKILL (soak)', () => {
         workloadMs: 45_000,
         roundCountMax: 15,
         snapshotEveryEntries: 100,
+        testFile: 'test/store/process-crash.soak.ts',
         signal: context.signal,
         log: (line) => context.diagnostic(line),
       });
