@@ -1129,8 +1129,11 @@ export class RaftReplica {
       return;
     }
     const applied = this.#kv.appliedIndex;
+    // Detached first: resolving a read runs its cleanup, which removes it from the list.
+    const waiting = this.#readsWaiting;
+    this.#readsWaiting = [];
     const still: PendingRead[] = [];
-    for (const read of this.#readsWaiting) {
+    for (const read of waiting) {
       if (read.index <= applied) {
         read.resolve({ value: this.#kv.get(read.key), index: applied });
       } else {

@@ -151,6 +151,27 @@ async function membershipSettled(
 const keyCount = 8;
 
 describe('RaftReplica: a 3-node cluster', () => {
+  it('answers every one of many linearizable reads waiting at once, on the leader and a follower', async () => {
+    await withCluster(3, {}, async (cluster) => {
+      const leader = await cluster.leader();
+      await leader.put('shared', 'value');
+      for (const replica of [leader, followersOf(cluster, leader)[0] as RaftReplica]) {
+        for (const consistency of ['linearizable', 'lease'] as const) {
+          const reads = await Promise.all(
+            Array.from({ length: 8 }, () =>
+              replica.get('shared', { consistency, timeoutMs: 5_000 }),
+            ),
+          );
+          assert.deepEqual(
+            reads.map((read) => read.value),
+            Array.from({ length: 8 }, () => 'value'),
+            `${replica.id} ${consistency}`,
+          );
+        }
+      }
+    });
+  });
+
   it('elects one leader; writes through the leader and a follower read back linearizable, lease and local on every replica', async () => {
     await withCluster(3, {}, async (cluster) => {
       const leader = await cluster.leader();
