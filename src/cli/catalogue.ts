@@ -139,6 +139,15 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'replication',
+    layer: 2,
+    summary:
+      'The port every replication mode implements (modes arriving: leader-follower, multi-leader, leaderless)',
+    capabilities: [
+      'ReplicaCore: a replication mode as a sans-I/O state machine (request, step, tick, drain), with explicit durable state for crash and restart',
+    ],
+  },
+  {
     name: 'net',
     layer: 3,
     summary:

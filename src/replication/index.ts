@@ -1,0 +1,20 @@
+/**
+ * `distkit/replication`: replication modes as sans-I/O state machines behind one port,
+ * {@link ReplicaCore}, so the simulator, the lab and real processes run any of them.
+ *
+ * @packageDocumentation
+ */
+
+export type {
+  ClientEnvelope,
+  PeerEnvelope,
+  ReplicaCore,
+  ReplicaCoreFactory,
+  ReplicaCoreOptions,
+  ReplicaId,
+  ReplicaOperation,
+  ReplicaOutput,
+  ReplicaReply,
+  ReplicaRequest,
+  RequestSettings,
+} from './protocol.js';
