@@ -7,9 +7,10 @@
  * Policies compose by running the next policy as their work and passing their context on
  * as its parent (see `pipeline`).
  *
- * The context is cheap on the success path: a context creates an `AbortController` only
- * when someone reads its `signal`, and a context that cannot abort on its own (a retry
- * attempt, say) hands out its parent's signal instead of making one.
+ * The context is cheap on the success path: a context creates an `AbortController`, and
+ * the rest of what aborting needs, only when someone reads its `signal` or aborts it, and
+ * a context that cannot abort on its own (a retry attempt, say) hands out its parent's
+ * signal instead of making one.
  *
  * @module
  */
@@ -231,6 +232,16 @@ export interface DeriveOptions {
   readonly abortable?: boolean;
 }
 
+/** What an {@link ExecutionContext} knows about aborting, once it has made a signal or aborted. */
+class AbortState {
+  controller: AbortController | undefined = undefined;
+  aborted = false;
+  abortReason: unknown = undefined;
+  /** The parent signal the context listens to, and its listener, while it listens. */
+  listenedSignal: AbortSignal | undefined = undefined;
+  onParentAbort: (() => void) | undefined = undefined;
+}
+
 /**
  * The {@link PolicyContext} that distkit's policies pass along. Policies that write their
  * own policies build on it: `contextFrom(parent)` at the start of `execute`, `derive` for
@@ -245,12 +256,11 @@ export class ExecutionContext implements PolicyContext {
   #deadline: Deadline | undefined;
   #deadlineClock: Clock | undefined;
   #deadlineAtMs: number;
-  #controller: AbortController | undefined;
-  #aborted = false;
-  #abortReason: unknown;
-  /** The parent signal this context listens to, and its listener, while it listens. */
-  #listenedSignal: AbortSignal | undefined;
-  #onParentAbort: (() => void) | undefined;
+  /**
+   * Made when the context first makes its signal or aborts, which most never do: a context
+   * on the success path is then only what it tells the work.
+   */
+  #abortState: AbortState | undefined;
 
   private constructor(
     parent: ExecutionContext | undefined,
@@ -350,7 +360,7 @@ export class ExecutionContext implements PolicyContext {
   /** True once this context or one of its ancestors has aborted; never creates a signal. */
   get aborted(): boolean {
     for (let context: ExecutionContext | undefined = this; context; context = context.#parent) {
-      if (context.#aborted || context.#callerSignal?.aborted) {
+      if (context.#abortState?.aborted === true || context.#callerSignal?.aborted === true) {
         return true;
       }
     }
@@ -360,11 +370,12 @@ export class ExecutionContext implements PolicyContext {
   /** The error an aborted context stands for (see `abortError` in core); undefined if not aborted. */
   abortError(): DistkitErrorLike | undefined {
     for (let context: ExecutionContext | undefined = this; context; context = context.#parent) {
-      if (context.#aborted) {
-        return abortErrorOfReason(context.#abortReason);
+      const state = context.#abortState;
+      if (state?.aborted === true) {
+        return abortErrorOfReason(state.abortReason);
       }
       const callerSignal = context.#callerSignal;
-      if (callerSignal?.aborted) {
+      if (callerSignal?.aborted === true) {
         return abortError(callerSignal);
       }
     }
@@ -378,48 +389,65 @@ export class ExecutionContext implements PolicyContext {
     if (!this.#abortable) {
       return (this.#parent as ExecutionContext).signal;
     }
-    if (this.#controller === undefined) {
+    let state = this.#abortState;
+    if (state === undefined) {
+      state = new AbortState();
+      this.#abortState = state;
+    }
+    if (state.controller === undefined) {
       const controller = new AbortController();
-      this.#controller = controller;
-      if (this.#aborted) {
-        controller.abort(this.#abortReason);
+      state.controller = controller;
+      if (state.aborted) {
+        controller.abort(state.abortReason);
       } else if (this.#parent !== undefined) {
         const parentSignal = this.#parent.signal;
         if (parentSignal.aborted) {
           controller.abort(parentSignal.reason);
         } else {
+          const listening = state;
           const onParentAbort = (): void => {
-            this.#listenedSignal = undefined;
-            this.#onParentAbort = undefined;
+            listening.listenedSignal = undefined;
+            listening.onParentAbort = undefined;
             controller.abort(parentSignal.reason);
           };
           parentSignal.addEventListener('abort', onParentAbort, { once: true });
-          this.#listenedSignal = parentSignal;
-          this.#onParentAbort = onParentAbort;
+          state.listenedSignal = parentSignal;
+          state.onParentAbort = onParentAbort;
         }
       }
     }
-    return this.#controller.signal;
+    return state.controller.signal;
   }
 
   /** Aborts this context (only an abortable one) and its descendants' signals. */
   abort(reason: unknown): void {
-    if (!this.#abortable || this.#aborted) {
+    if (!this.#abortable) {
       return;
     }
-    this.#aborted = true;
-    this.#abortReason = reason;
+    let state = this.#abortState;
+    if (state === undefined) {
+      state = new AbortState();
+      this.#abortState = state;
+    } else if (state.aborted) {
+      return;
+    }
+    state.aborted = true;
+    state.abortReason = reason;
     this.release();
-    this.#controller?.abort(reason);
+    state.controller?.abort(reason);
   }
 
   /** Stops listening to the parent's signal; call when the work under this context settles. */
   release(): void {
-    const listened = this.#listenedSignal;
+    const state = this.#abortState;
+    if (state === undefined) {
+      return;
+    }
+    const listened = state.listenedSignal;
     if (listened !== undefined) {
-      listened.removeEventListener('abort', this.#onParentAbort as () => void);
-      this.#listenedSignal = undefined;
-      this.#onParentAbort = undefined;
+      listened.removeEventListener('abort', state.onParentAbort as () => void);
+      state.listenedSignal = undefined;
+      state.onParentAbort = undefined;
     }
   }
 }

@@ -20,7 +20,7 @@ import {
 } from '../../src/core/index.js';
 import { type Backoff, ConstantBackoff, ExponentialBackoff } from '../../src/resilience/backoff.js';
 import { pipeline } from '../../src/resilience/pipeline.js';
-import type { PolicyContext } from '../../src/resilience/policy.js';
+import { ExecutionContext, type PolicyContext } from '../../src/resilience/policy.js';
 import {
   defaultShouldRetryError,
   isRetryAttemptError,
@@ -194,6 +194,94 @@ describe('RetryPolicy: success and retries', () => {
       contexts.map((context) => context.attempt),
       [1, 2],
     );
+  });
+});
+
+describe('RetryPolicy: the context of a call with no parent', () => {
+  it('gives each call a root of its own: numbered attempts on one signal, no deadline', async () => {
+    const scheduler = new VirtualScheduler();
+    const retry = policyOf(scheduler);
+    const first = flaky(scheduler, 1, 'first');
+    const second = flaky(scheduler, 2, 'second');
+    const calls = Promise.all([retry.execute(first.work), retry.execute(second.work)]);
+    assert.deepEqual(await runUntilSettled(scheduler, calls), ['first', 'second']);
+    assert.deepEqual(
+      first.contexts.map((context) => context.attempt),
+      [1, 2],
+    );
+    assert.deepEqual(
+      second.contexts.map((context) => context.attempt),
+      [1, 2, 3],
+    );
+    for (const contexts of [first.contexts, second.contexts]) {
+      const [attempt1, ...later] = contexts as [PolicyContext, ...PolicyContext[]];
+      assert.ok(attempt1 instanceof ExecutionContext, 'inner policies take it as it is');
+      for (const context of contexts) {
+        assert.equal(context.deadline, undefined);
+        assert.equal(context.signal.aborted, false);
+      }
+      for (const context of later) {
+        assert.equal(
+          context.signal,
+          attempt1.signal,
+          'later attempts share the first one’s signal',
+        );
+      }
+    }
+    assert.notEqual(
+      first.contexts[0]?.signal,
+      second.contexts[0]?.signal,
+      'two calls never share a signal',
+    );
+    assert.notEqual(first.contexts[0], second.contexts[0]);
+  });
+
+  it("stops the retries of the one call whose own context aborts, and leaves the others' alone", async () => {
+    const scheduler = new VirtualScheduler();
+    const retry = policyOf(scheduler, { attemptCountMax: 3 });
+    const reason = new Error('the work gave up on itself');
+    let abortingAttempts = 0;
+    const aborting = retry.execute(async (context) => {
+      abortingAttempts += 1;
+      (context as ExecutionContext).abort(reason);
+      throw new Error('failed after aborting');
+    });
+    const other = flaky(scheduler, 2, 'other');
+    const otherCall = retry.execute(other.work);
+    const [abortedError, otherValue] = await runUntilSettled(
+      scheduler,
+      Promise.all([aborting.then(undefined, (error: unknown) => error), otherCall]),
+    );
+    assert.ok(isAbortedError(abortedError), 'the call rejects with its abort');
+    assert.equal((abortedError as AbortedError).cause, reason);
+    assert.equal(abortingAttempts, 1, 'no retry after the abort');
+    assert.equal(otherValue, 'other');
+    assert.equal(other.contexts.length, 3);
+    for (const context of other.contexts) {
+      assert.equal(context.signal.aborted, false);
+    }
+  });
+
+  it('gives the work a root that an inner policy derives from, abortable per call', async () => {
+    const scheduler = new VirtualScheduler();
+    const retry = policyOf(scheduler);
+    const timeout = new TimeoutPolicy({ timeoutMs: 50, scheduler });
+    const seen: PolicyContext[] = [];
+    const value = await runUntilSettled(
+      scheduler,
+      retry.execute((outer) =>
+        timeout.execute((inner) => {
+          seen.push(outer, inner);
+          return inner.attempt;
+        }, outer),
+      ),
+    );
+    assert.equal(value, 1);
+    const [outer, inner] = seen as [PolicyContext, PolicyContext];
+    assert.equal(inner.deadline?.atMs, 50);
+    assert.notEqual(inner.signal, outer.signal, 'the timeout made a child that can abort alone');
+    assert.equal(outer.signal.aborted, false);
+    assert.equal(scheduler.pendingCount, 0);
   });
 });
 
