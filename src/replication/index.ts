@@ -7,6 +7,7 @@
 
 export type {
   ClientEnvelope,
+  ParseReplicaRequestResult,
   PeerEnvelope,
   ReplicaCore,
   ReplicaCoreFactory,
@@ -16,5 +17,7 @@ export type {
   ReplicaOutput,
   ReplicaReply,
   ReplicaRequest,
+  ReplicaRequestLimits,
   RequestSettings,
 } from './protocol.js';
+export { parseReplicaRequest } from './protocol.js';

@@ -130,3 +130,105 @@ export interface ReplicaCoreOptions {
 
 /** Builds a replica of a mode; the lab and the drivers take modes as factories. */
 export type ReplicaCoreFactory = (options: ReplicaCoreOptions) => ReplicaCore;
+
+/** Limits of {@link parseReplicaRequest}. */
+export interface ReplicaRequestLimits {
+  /** Longest request id, client id and key, in UTF-16 code units. Default 1,024. */
+  readonly idLengthMax?: number;
+  /** Longest value and session token, in UTF-16 code units. Default 1 MiB. */
+  readonly valueLengthMax?: number;
+}
+
+/** The result of {@link parseReplicaRequest}: a fresh request, or what was wrong. */
+export type ParseReplicaRequestResult =
+  | { readonly ok: true; readonly request: ReplicaRequest }
+  | { readonly ok: false; readonly reason: string };
+
+function boundedString(
+  value: unknown,
+  name: string,
+  lengthMax: number,
+  allowEmpty: boolean,
+): string | undefined {
+  if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
+    return `${name} must be a${allowEmpty ? '' : ' non-empty'} string`;
+  }
+  return value.length > lengthMax ? `${name} is longer than ${lengthMax}` : undefined;
+}
+
+function quorum(value: unknown, name: string): string | undefined {
+  return value === undefined || (Number.isSafeInteger(value) && (value as number) >= 1)
+    ? undefined
+    : `${name} must be a positive integer`;
+}
+
+/**
+ * Checks a value that came from the network (a client's decoded request) before a
+ * driver hands it to {@link ReplicaCore.request}, and copies the known fields only.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseReplicaRequest(JSON.parse(body));
+ * if (parsed.ok) replica.request(parsed.request);
+ * ```
+ */
+export function parseReplicaRequest(
+  value: unknown,
+  limits: ReplicaRequestLimits = {},
+): ParseReplicaRequestResult {
+  const idLengthMax = limits.idLengthMax ?? 1024;
+  const valueLengthMax = limits.valueLengthMax ?? 1024 * 1024;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'a request must be an object' };
+  }
+  const input = value as Record<string, unknown>;
+  const operation = input['operation'] as Record<string, unknown> | null | undefined;
+  const settings = input['settings'] as Record<string, unknown> | null | undefined;
+  const problem =
+    boundedString(input['id'], 'id', idLengthMax, false) ??
+    boundedString(input['client'], 'client', idLengthMax, false) ??
+    (typeof operation !== 'object' || operation === null
+      ? 'operation must be an object'
+      : operation['kind'] !== 'read' && operation['kind'] !== 'write'
+        ? "operation.kind must be 'read' or 'write'"
+        : (boundedString(operation['key'], 'operation.key', idLengthMax, true) ??
+          (operation['kind'] === 'write'
+            ? boundedString(operation['value'], 'operation.value', valueLengthMax, true)
+            : undefined))) ??
+    (input['session'] === undefined
+      ? undefined
+      : boundedString(input['session'], 'session', valueLengthMax, true)) ??
+    (settings === undefined
+      ? undefined
+      : typeof settings !== 'object' || settings === null
+        ? 'settings must be an object'
+        : (quorum(settings['writeQuorum'], 'settings.writeQuorum') ??
+          quorum(settings['readQuorum'], 'settings.readQuorum') ??
+          (settings['localRead'] === undefined || typeof settings['localRead'] === 'boolean'
+            ? undefined
+            : 'settings.localRead must be a boolean')));
+  if (problem !== undefined) {
+    return { ok: false, reason: problem };
+  }
+  const checkedOperation = operation as Record<string, unknown>;
+  const key = checkedOperation['key'] as string;
+  const copiedSettings: { -readonly [K in keyof RequestSettings]: RequestSettings[K] } = {};
+  if (settings !== undefined && settings !== null) {
+    for (const name of ['writeQuorum', 'readQuorum', 'localRead'] as const) {
+      if (settings[name] !== undefined) {
+        (copiedSettings as Record<string, unknown>)[name] = settings[name];
+      }
+    }
+  }
+  const request: ReplicaRequest = {
+    id: input['id'] as string,
+    client: input['client'] as string,
+    operation:
+      checkedOperation['kind'] === 'read'
+        ? { kind: 'read', key }
+        : { kind: 'write', key, value: checkedOperation['value'] as string },
+    ...(settings === undefined ? {} : { settings: copiedSettings }),
+    ...(input['session'] === undefined ? {} : { session: input['session'] as string }),
+  };
+  return { ok: true, request };
+}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -49,7 +50,12 @@ function writeExamples(): Example[] {
   return written;
 }
 
-describe('runnable examples in docs/', { timeout: 120_000 }, () => {
+// One process per example; run as many at once as there are cores (each is mostly
+// Node.js and tsx start-up), with room for slow machines.
+describe('runnable examples in docs/', {
+  timeout: 600_000,
+  concurrency: availableParallelism(),
+}, () => {
   const written = writeExamples();
   after(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -50,7 +50,9 @@ describe('the packed package, installed into a scratch project', { timeout: 300_
         }
       ).peerDependencies ?? {},
     ).map(([name, range]) => `${name}@${range}`);
-    run(npm, ['install', '--no-package-lock', '--offline', tarball, ...peers], scratch);
+    // Prefer the cache, but let npm fetch what `npm ci` did not cache: it caches the
+    // locked tarballs, not the registry documents a range like ^2.1.3 needs.
+    run(npm, ['install', '--no-package-lock', '--prefer-offline', tarball, ...peers], scratch);
   });
 
   after(() => {
