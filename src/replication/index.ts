@@ -5,6 +5,23 @@
  * @packageDocumentation
  */
 
+export {
+  compareLeaderlessVersions,
+  type LeaderlessDurableState,
+  type LeaderlessMetrics,
+  type LeaderlessOptions,
+  LeaderlessReplica,
+  type LeaderlessVersion,
+  leaderless,
+  mergeLeaderlessVersions,
+} from './leaderless.js';
+export {
+  differingLeaves,
+  MerkleTree,
+  merkleDifference,
+  merkleLeafCount,
+  merkleLeafOf,
+} from './merkle-tree.js';
 export type {
   ClientEnvelope,
   ParseReplicaRequestResult,

@@ -1,0 +1,612 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
+import { ConsistentHashRing } from '../../src/partition/index.js';
+import {
+  type LeaderlessDurableState,
+  type LeaderlessOptions,
+  LeaderlessReplica,
+  type LeaderlessVersion,
+  leaderless,
+  mergeLeaderlessVersions,
+} from '../../src/replication/leaderless.js';
+import { merkleDifference } from '../../src/replication/merkle-tree.js';
+import type { ReplicaReply, ReplicaRequest } from '../../src/replication/protocol.js';
+
+const fiveReplicas = ['r1', 'r2', 'r3', 'r4', 'r5'];
+
+interface InFlight {
+  readonly from: string;
+  readonly to: string;
+  readonly message: { readonly type?: string; readonly entries?: unknown };
+}
+
+/** Cores driven by hand: messages queue until delivered; a down replica neither sends nor receives. */
+class Cluster {
+  readonly clock = new ManualClock({ nowMs: 0, wallMs: 1_700_000_000_000 });
+  readonly cores = new Map<string, LeaderlessReplica>();
+  readonly queue: InFlight[] = [];
+  readonly delivered: InFlight[] = [];
+  readonly replies = new Map<string, ReplicaReply>();
+  readonly down = new Set<string>();
+  #counter = 0;
+
+  constructor(
+    readonly options: LeaderlessOptions,
+    readonly ids: readonly string[] = fiveReplicas,
+    states: ReadonlyMap<string, LeaderlessDurableState> = new Map(),
+  ) {
+    const factory = leaderless(options);
+    for (const id of ids) {
+      const state = states.get(id);
+      this.cores.set(
+        id,
+        factory({
+          id,
+          replicas: ids,
+          clock: this.clock,
+          random: new SeededRandom({ seed: ids.indexOf(id) + 1 }),
+          tickMs: 10,
+          ...(state === undefined ? {} : { durableState: state }),
+        }) as LeaderlessReplica,
+      );
+    }
+  }
+
+  core(id: string): LeaderlessReplica {
+    return this.cores.get(id) as LeaderlessReplica;
+  }
+
+  /** Sends a request to `to`; returns its id. */
+  request(
+    to: string,
+    operation: ReplicaRequest['operation'],
+    extra: Partial<ReplicaRequest> = {},
+  ): string {
+    this.#counter += 1;
+    const id = `q${this.#counter}`;
+    this.core(to).request({ id, client: 'client', operation, ...extra });
+    this.collect(to);
+    return id;
+  }
+
+  collect(id: string): void {
+    const output = this.core(id).drain();
+    for (const { to, message } of output.messages) {
+      this.queue.push({ from: id, to, message: message as InFlight['message'] });
+    }
+    for (const { reply } of output.replies) {
+      this.replies.set(reply.id, reply);
+    }
+  }
+
+  /** Delivers queued messages (and what they cause) until none is left; down replicas drop theirs. */
+  deliverAll(): void {
+    for (let guard = 0; this.queue.length > 0; guard += 1) {
+      assert.ok(guard < 100_000, 'messages keep flowing');
+      const next = this.queue.shift() as InFlight;
+      if (this.down.has(next.from) || this.down.has(next.to)) {
+        continue;
+      }
+      this.delivered.push(next);
+      this.core(next.to).step(next.from, structuredClone(next.message));
+      this.collect(next.to);
+    }
+  }
+
+  /** `count` ticks of 10 ms on every live replica, delivering after each. */
+  tick(count = 1): void {
+    for (let index = 0; index < count; index += 1) {
+      this.clock.advanceMs(10);
+      for (const id of this.ids) {
+        if (!this.down.has(id)) {
+          this.core(id).tick();
+          this.collect(id);
+        }
+      }
+      this.deliverAll();
+    }
+  }
+
+  /** A key whose preference list starts with the given replicas (in any order). */
+  keyOwnedBy(owners: readonly string[]): string {
+    for (let index = 0; index < 100_000; index += 1) {
+      const key = `key-${index}`;
+      const list = this.core(this.ids[0] as string).preferenceList(key);
+      if (owners.every((owner) => list.includes(owner))) {
+        return key;
+      }
+    }
+    throw new Error('no such key');
+  }
+}
+
+function version(value: string, wallMs: number, writer = 'r1', logical = 0): LeaderlessVersion {
+  return { value, wallMs, logical, writer };
+}
+
+describe('leaderless: options', () => {
+  it('rejects bad options with InvalidArgumentError naming the option', () => {
+    const cases: [LeaderlessOptions, string][] = [
+      [{ replicationFactor: 0 }, 'leaderless options.replicationFactor'],
+      [{ replicationFactor: 2.5 }, 'leaderless options.replicationFactor'],
+      [{ writeQuorum: 4 }, 'leaderless options.writeQuorum'],
+      [{ readQuorum: 0 }, 'leaderless options.readQuorum'],
+      [{ replicationFactor: 2, readQuorum: 3 }, 'leaderless options.readQuorum'],
+      [{ sloppyQuorum: 'yes' as unknown as boolean }, 'leaderless options.sloppyQuorum'],
+      [{ antiEntropyEveryTicks: -1 }, 'leaderless options.antiEntropyEveryTicks'],
+      [{ requestTimeoutTicks: 0 }, 'leaderless options.requestTimeoutTicks'],
+      [{ inflightCountMax: 0 }, 'leaderless options.inflightCountMax'],
+    ];
+    for (const [options, argument] of cases) {
+      assert.throws(
+        () => leaderless(options),
+        (error: unknown) => isInvalidArgumentError(error) && error.argument === argument,
+        argument,
+      );
+    }
+    assert.throws(() => leaderless(null as unknown as LeaderlessOptions), isInvalidArgumentError);
+  });
+
+  it('rejects N above the replica count when a replica is built', () => {
+    const factory = leaderless({ replicationFactor: 4 });
+    assert.throws(
+      () =>
+        factory({
+          id: 'a',
+          replicas: ['a', 'b', 'c'],
+          clock: new ManualClock(),
+          random: new SeededRandom({ seed: 1 }),
+          tickMs: 10,
+        }),
+      (error: unknown) =>
+        isInvalidArgumentError(error) && error.argument === 'leaderless options.replicationFactor',
+    );
+  });
+
+  it('rejects a durable state of another shape', () => {
+    assert.throws(
+      () =>
+        new Cluster(
+          {},
+          ['a', 'b', 'c'],
+          new Map([['a', { format: 'other' } as unknown as LeaderlessDurableState]]),
+        ),
+      (error: unknown) =>
+        isInvalidArgumentError(error) && error.argument === 'options.durableState',
+    );
+  });
+});
+
+describe('leaderless: preference lists', () => {
+  it('are the first N distinct replicas clockwise on the ring, the same on every replica', () => {
+    const cluster = new Cluster({ replicationFactor: 3 });
+    const ring = new ConsistentHashRing({ nodes: fiveReplicas, virtualNodeCount: 160 });
+    for (let index = 0; index < 200; index += 1) {
+      const key = `user:${index}`;
+      const expected = ring.replicasFor(key, 3);
+      assert.equal(new Set(expected).size, 3);
+      for (const id of fiveReplicas) {
+        assert.deepEqual(cluster.core(id).preferenceList(key), expected);
+      }
+    }
+  });
+});
+
+describe('leaderless: quorums', () => {
+  it('a write is ok after W acknowledgements, the coordinator counting itself', () => {
+    const cluster = new Cluster({ writeQuorum: 2 });
+    const key = cluster.keyOwnedBy(['r1']);
+    const [, second, third] = cluster.core('r1').preferenceList(key) as [string, string, string];
+    const coordinator = cluster.core('r1').preferenceList(key)[0] as string;
+    cluster.down.add(second);
+    const id = cluster.request(coordinator, { kind: 'write', key, value: 'a' });
+    assert.equal(cluster.replies.get(id), undefined, 'one acknowledgement is not enough');
+    cluster.deliverAll();
+    // The coordinator and `third` stored it.
+    assert.equal(cluster.replies.get(id)?.status, 'ok');
+    assert.equal(cluster.core(third).storedVersion(key)?.value, 'a');
+    assert.equal(cluster.core(second).storedVersion(key), null);
+    assert.ok(typeof (cluster.replies.get(id) as { session?: string }).session === 'string');
+  });
+
+  it('a write without W acknowledgements in time replies unknown (it may be stored)', () => {
+    const cluster = new Cluster({ writeQuorum: 2, requestTimeoutTicks: 5 });
+    const key = cluster.keyOwnedBy(['r1']);
+    for (const owner of cluster.core('r1').preferenceList(key)) {
+      if (owner !== 'r1') {
+        cluster.down.add(owner);
+      }
+    }
+    const id = cluster.request('r1', { kind: 'write', key, value: 'a' });
+    cluster.tick(4);
+    assert.equal(cluster.replies.get(id), undefined);
+    cluster.tick(1);
+    const reply = cluster.replies.get(id);
+    assert.equal(reply?.status, 'unknown');
+    assert.equal(cluster.core('r1').storedVersion(key)?.value, 'a', 'stored on the coordinator');
+  });
+
+  it('per-request W: W=3 needs every owner; a bad W is refused', () => {
+    const cluster = new Cluster({ requestTimeoutTicks: 5 });
+    const key = cluster.keyOwnedBy(['r1']);
+    const owners = cluster.core('r1').preferenceList(key);
+    cluster.down.add(owners.find((owner) => owner !== 'r1') as string);
+    const id = cluster.request(
+      'r1',
+      { kind: 'write', key, value: 'a' },
+      { settings: { writeQuorum: 3 } },
+    );
+    cluster.tick(5);
+    assert.equal(cluster.replies.get(id)?.status, 'unknown');
+    const bad = cluster.request(
+      'r1',
+      { kind: 'write', key, value: 'b' },
+      { settings: { writeQuorum: 4 } },
+    );
+    assert.deepEqual(cluster.replies.get(bad), {
+      id: bad,
+      status: 'unavailable',
+      reason: 'invalid-request',
+    });
+  });
+
+  it('a read returns the newest of R answers; without R in time it is unavailable', () => {
+    const cluster = new Cluster({ readQuorum: 2, writeQuorum: 1, requestTimeoutTicks: 5 });
+    const key = cluster.keyOwnedBy(['r1']);
+    const owners = cluster.core('r1').preferenceList(key);
+    const others = owners.filter((owner) => owner !== 'r1');
+    // Write 'old' everywhere, then 'new' on one other owner only.
+    cluster.request('r1', { kind: 'write', key, value: 'old' });
+    cluster.deliverAll();
+    cluster.clock.advanceMs(5);
+    cluster.down.add('r1');
+    cluster.down.add(others[1] as string);
+    cluster.request(others[0] as string, { kind: 'write', key, value: 'new' });
+    cluster.deliverAll();
+    cluster.down.clear();
+    // A read at r1 with R=2: r1 answers 'old', others[0] answers 'new'.
+    cluster.down.add(others[1] as string);
+    const read = cluster.request('r1', { kind: 'read', key });
+    cluster.deliverAll();
+    assert.equal(cluster.replies.get(read)?.status, 'ok');
+    assert.equal((cluster.replies.get(read) as { value?: string }).value, 'new');
+    // Two owners down: R=2 cannot be met.
+    cluster.down.add(others[0] as string);
+    const failed = cluster.request('r1', { kind: 'read', key });
+    cluster.tick(5);
+    assert.deepEqual(cluster.replies.get(failed), {
+      id: failed,
+      status: 'unavailable',
+      reason: 'timeout',
+    });
+  });
+
+  it('refuses requests beyond inflightCountMax', () => {
+    const cluster = new Cluster({ inflightCountMax: 2 });
+    const key = cluster.keyOwnedBy(['r1']);
+    const ids = [0, 1, 2].map((index) =>
+      cluster.request('r1', { kind: 'write', key, value: String(index) }),
+    );
+    assert.deepEqual(cluster.replies.get(ids[2] as string), {
+      id: ids[2],
+      status: 'unavailable',
+      reason: 'overloaded',
+    });
+    cluster.deliverAll();
+    assert.equal(cluster.replies.get(ids[0] as string)?.status, 'ok');
+  });
+});
+
+describe('leaderless: sessions', () => {
+  it('a read whose answers are all older than the session replies behind-session, never older data', () => {
+    const cluster = new Cluster({ readQuorum: 1, writeQuorum: 1, requestTimeoutTicks: 6 });
+    const key = cluster.keyOwnedBy(['r1']);
+    const owners = cluster.core('r1').preferenceList(key);
+    const other = owners.find((owner) => owner !== 'r1') as string;
+    // Only r1 gets the write; its session token names the new version.
+    for (const owner of owners) {
+      if (owner !== 'r1') {
+        cluster.down.add(owner);
+      }
+    }
+    const write = cluster.request('r1', { kind: 'write', key, value: 'mine' });
+    const session = (cluster.replies.get(write) as { session?: string }).session as string;
+    cluster.down.clear();
+    cluster.down.add('r1');
+    cluster.queue.length = 0;
+    const read = cluster.request(other, { kind: 'read', key }, { session });
+    cluster.tick(6);
+    assert.deepEqual(cluster.replies.get(read), {
+      id: read,
+      status: 'unavailable',
+      reason: 'behind-session',
+    });
+    assert.equal(cluster.core(other).metrics().behindSessionReads, 1);
+    // Once r1 is back, the same read finds the version (asking beyond R while behind).
+    cluster.down.clear();
+    const again = cluster.request(other, { kind: 'read', key }, { session });
+    cluster.tick(6);
+    assert.equal((cluster.replies.get(again) as { value?: string }).value, 'mine');
+    const invalid = cluster.request(other, { kind: 'read', key }, { session: '{nope' });
+    assert.equal((cluster.replies.get(invalid) as { reason?: string }).reason, 'invalid-session');
+  });
+});
+
+describe('leaderless: sloppy quorum and hinted handoff', () => {
+  it('stores the write on the next replica with a hint, then hands it off to the owner', () => {
+    const cluster = new Cluster({
+      writeQuorum: 2,
+      sloppyQuorum: true,
+      retryEveryTicks: 2,
+      hintRetryEveryTicks: 3,
+      antiEntropyEveryTicks: 0,
+    });
+    const key = cluster.keyOwnedBy(['r1']);
+    const owners = cluster.core('r1').preferenceList(key);
+    const missing = owners.filter((owner) => owner !== 'r1');
+    for (const owner of missing) {
+      cluster.down.add(owner);
+    }
+    const id = cluster.request('r1', { kind: 'write', key, value: 'hinted' });
+    cluster.deliverAll();
+    assert.equal(cluster.replies.get(id), undefined);
+    cluster.tick(2);
+    assert.equal(cluster.replies.get(id)?.status, 'ok', 'a fallback acknowledged');
+    const holders = fiveReplicas.filter((replica) => cluster.core(replica).hints().length > 0);
+    assert.ok(holders.length >= 1);
+    for (const holder of holders) {
+      assert.ok(!owners.includes(holder), 'hints live outside the preference list');
+      for (const hint of cluster.core(holder).hints()) {
+        assert.equal(hint.key, key);
+        assert.ok(missing.includes(hint.owner));
+        assert.equal(hint.version.value, 'hinted');
+      }
+      assert.ok((cluster.core(holder).metrics().hintsStored as number) >= 1);
+    }
+    // The hint survives a restart of its holder.
+    const holder = holders[0] as string;
+    const restarted = new Cluster(
+      {},
+      fiveReplicas,
+      new Map([[holder, cluster.core(holder).durableState()]]),
+    );
+    assert.deepEqual(restarted.core(holder).hints(), cluster.core(holder).hints());
+    // The owners come back: the hints are handed off and dropped.
+    cluster.down.clear();
+    cluster.tick(3);
+    const delivered = holders.reduce(
+      (sum, h) => sum + (cluster.core(h).metrics().hintsDelivered as number),
+      0,
+    );
+    assert.ok(delivered >= 1);
+    for (const h of holders) {
+      assert.equal(cluster.core(h).hints().length, 0);
+    }
+    const named = new Set(
+      cluster.delivered.filter((m) => m.message.type === 'handoff').map((m) => m.to),
+    );
+    for (const owner of named) {
+      assert.equal(cluster.core(owner).storedVersion(key)?.value, 'hinted');
+    }
+  });
+
+  it('without a sloppy quorum the same write replies unknown', () => {
+    const cluster = new Cluster({ writeQuorum: 2, requestTimeoutTicks: 6 });
+    const key = cluster.keyOwnedBy(['r1']);
+    for (const owner of cluster.core('r1').preferenceList(key)) {
+      if (owner !== 'r1') {
+        cluster.down.add(owner);
+      }
+    }
+    const id = cluster.request('r1', { kind: 'write', key, value: 'x' });
+    cluster.tick(6);
+    assert.equal(cluster.replies.get(id)?.status, 'unknown');
+    assert.equal(
+      fiveReplicas.reduce((sum, r) => sum + cluster.core(r).hints().length, 0),
+      0,
+    );
+  });
+});
+
+describe('leaderless: read repair', () => {
+  it('sends the newest version to owners that answered older or nothing', () => {
+    const cluster = new Cluster({ writeQuorum: 1, readQuorum: 3, antiEntropyEveryTicks: 0 });
+    const key = cluster.keyOwnedBy(['r1']);
+    const owners = cluster.core('r1').preferenceList(key);
+    const others = owners.filter((owner) => owner !== 'r1');
+    cluster.down.add(others[0] as string);
+    cluster.request('r1', { kind: 'write', key, value: 'old' });
+    cluster.deliverAll();
+    cluster.clock.advanceMs(5);
+    cluster.down.clear();
+    cluster.down.add(others[0] as string);
+    cluster.down.add(others[1] as string);
+    cluster.request('r1', { kind: 'write', key, value: 'new' });
+    cluster.deliverAll();
+    cluster.down.clear();
+    // r1: new, others[1]: old, others[0]: none.
+    const read = cluster.request(others[1] as string, { kind: 'read', key });
+    cluster.deliverAll();
+    assert.equal((cluster.replies.get(read) as { value?: string }).value, 'new');
+    assert.equal(cluster.core(others[1] as string).metrics().readRepairs, 2);
+    for (const owner of owners) {
+      assert.equal(cluster.core(owner).storedVersion(key)?.value, 'new');
+    }
+    // Off: nothing is repaired.
+    const off = new Cluster({ writeQuorum: 1, readQuorum: 3, readRepair: false });
+    off.down.add(others[0] as string);
+    off.request('r1', { kind: 'write', key, value: 'v' });
+    off.deliverAll();
+    off.down.clear();
+    off.request('r1', { kind: 'read', key });
+    off.deliverAll();
+    assert.equal(off.core(others[0] as string).storedVersion(key), null);
+  });
+});
+
+describe('leaderless: anti-entropy', () => {
+  function stateOf(entries: [string, LeaderlessVersion][]): LeaderlessDurableState {
+    return {
+      format: 'leaderless/1',
+      clock: { wallMs: 0, logical: 0 },
+      entries: entries.map(([key, v]) => [key, v.value, v.wallMs, v.logical, v.writer] as const),
+      hints: [],
+    };
+  }
+
+  it('a Merkle-tree exchange transfers exactly the differing keys', () => {
+    const base: [string, LeaderlessVersion][] = Array.from({ length: 300 }, (_, index) => [
+      `k${index}`,
+      version(`v${index}`, 1_000 + index, 'a'),
+    ]);
+    const mine = new Map(base);
+    const theirs = new Map(base);
+    mine.set('k3', version('newer-on-a', 5_000, 'a'));
+    theirs.set('k17', version('newer-on-b', 5_000, 'b'));
+    mine.delete('k40');
+    theirs.delete('k41');
+    theirs.set('only-on-b', version('x', 6_000, 'b'));
+    const cluster = new Cluster(
+      { replicationFactor: 2, antiEntropyEveryTicks: 1 },
+      ['a', 'b'],
+      new Map([
+        ['a', stateOf([...mine])],
+        ['b', stateOf([...theirs])],
+      ]),
+    );
+    cluster.clock.advanceMs(10);
+    cluster.core('a').tick(); // a starts a round with b (its only peer)
+    cluster.collect('a');
+    cluster.deliverAll();
+    const transferred = cluster.delivered
+      .filter((message) => message.message.type === 'ae-push')
+      .flatMap((message) =>
+        (message.message.entries as [string, LeaderlessVersion][]).map(([key]) => key),
+      )
+      .sort();
+    assert.deepEqual(transferred, ['k17', 'k3', 'k40', 'k41', 'only-on-b'].sort());
+    for (const key of ['k3', 'k17', 'k40', 'k41', 'only-on-b', 'k100']) {
+      assert.deepEqual(cluster.core('a').storedVersion(key), cluster.core('b').storedVersion(key));
+    }
+    assert.equal(cluster.core('a').storedVersion('k3')?.value, 'newer-on-a');
+    assert.equal(cluster.core('b').storedVersion('k17')?.value, 'newer-on-b');
+    const repairs =
+      (cluster.core('a').metrics().antiEntropyRepairs as number) +
+      (cluster.core('b').metrics().antiEntropyRepairs as number);
+    assert.equal(repairs, 5);
+    // A second round finds equal roots and sends nothing more.
+    cluster.delivered.length = 0;
+    cluster.clock.advanceMs(10);
+    cluster.core('a').tick();
+    cluster.collect('a');
+    cluster.deliverAll();
+    assert.deepEqual(
+      cluster.delivered.map((message) => message.message.type),
+      ['ae-root'],
+    );
+  });
+
+  it('merkleDifference finds exactly the keys that differ between two random stores', () => {
+    const store = fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 6 }),
+      fc.constantFrom('1', '2', '3'),
+      { maxKeys: 60, noNullPrototype: true },
+    );
+    fc.assert(
+      fc.property(store, store, (left, right) => {
+        const a = new Map(Object.entries(left));
+        const b = new Map(Object.entries(right));
+        const expected = [...new Set([...a.keys(), ...b.keys()])]
+          .filter((key) => a.get(key) !== b.get(key))
+          .sort();
+        assert.deepEqual(merkleDifference(a, b), expected);
+      }),
+    );
+  });
+});
+
+describe('leaderless: last-writer-wins merge', () => {
+  const arbitraryVersion = fc.option(
+    fc.record({
+      value: fc.constantFrom('a', 'b', 'c'),
+      wallMs: fc.integer({ min: 0, max: 3 }),
+      logical: fc.integer({ min: 0, max: 2 }),
+      writer: fc.constantFrom('r1', 'r2'),
+    }),
+    { nil: null },
+  );
+
+  it('is commutative, associative and idempotent', () => {
+    fc.assert(
+      fc.property(arbitraryVersion, arbitraryVersion, arbitraryVersion, (a, b, c) => {
+        assert.deepEqual(mergeLeaderlessVersions(a, b), mergeLeaderlessVersions(b, a));
+        assert.deepEqual(
+          mergeLeaderlessVersions(mergeLeaderlessVersions(a, b), c),
+          mergeLeaderlessVersions(a, mergeLeaderlessVersions(b, c)),
+        );
+        assert.deepEqual(mergeLeaderlessVersions(a, a), a);
+      }),
+    );
+  });
+});
+
+describe('leaderless: robustness', () => {
+  it('ignores malformed peer messages and requests without throwing', () => {
+    const cluster = new Cluster({});
+    const core = cluster.core('r1');
+    const junk: unknown[] = [
+      null,
+      42,
+      'x',
+      [],
+      {},
+      { type: 'write' },
+      { type: 'write', rid: 'x', key: 'k', version: { value: 1 } },
+      { type: 'write', rid: 'x', key: '', version: version('v', 1) },
+      { type: 'write', rid: 'x', key: 'k', version: version('v', 1, 'stranger') },
+      { type: 'read-reply', rid: 'nope', version: 'v' },
+      { type: 'ae-root', root: 'x' },
+      { type: 'ae-branches', branches: [1, 2] },
+      { type: 'ae-leaves', branches: [{ branch: 99, leaves: [] }] },
+      { type: 'ae-summary', leaves: [1], entries: [[1, 2, 3, 4]] },
+      { type: 'ae-push', entries: [['k', null]] },
+      { type: 'ae-pull', keys: [7] },
+      { type: 'handoff-ack', key: 1 },
+      { type: 'unknown' },
+    ];
+    for (const message of junk) {
+      core.step('r2', message);
+    }
+    core.step('stranger', { type: 'read', rid: 'a', key: 'k' });
+    core.request({ id: 'q', client: 'c', operation: { kind: 'write', key: 'k' } } as never);
+    core.request({ id: 'q2', client: 'c', operation: { kind: 'delete', key: 'k' } } as never);
+    core.request({ id: 'q3', client: 'c', operation: { kind: 'read', key: '\ud800' } });
+    core.request(null as never);
+    const output = core.drain();
+    assert.equal(output.messages.length, 0);
+    assert.deepEqual(
+      output.replies.map(({ reply }) => reply.status),
+      ['unavailable', 'unavailable', 'unavailable'],
+    );
+    assert.equal(core.metrics().malformedMessages, junk.length + 1); // and the stranger's
+    assert.equal(core.metrics().storedKeys, 0);
+  });
+
+  it('a restarted replica keeps its stored versions and never stamps older', () => {
+    const cluster = new Cluster({ writeQuorum: 1 });
+    const key = cluster.keyOwnedBy(['r1']);
+    cluster.request('r1', { kind: 'write', key, value: 'kept' });
+    const state = cluster.core('r1').durableState();
+    const restarted = new Cluster({ writeQuorum: 1 }, fiveReplicas, new Map([['r1', state]]));
+    assert.deepEqual(
+      restarted.core('r1').storedVersion(key),
+      cluster.core('r1').storedVersion(key),
+    );
+    restarted.clock.setWallMs(1_000); // the clock went far back
+    restarted.request('r1', { kind: 'write', key, value: 'later' });
+    assert.equal(restarted.core('r1').storedVersion(key)?.value, 'later');
+    assert.ok(LeaderlessReplica !== undefined);
+  });
+});
