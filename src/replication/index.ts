@@ -6,6 +6,15 @@
  */
 
 export {
+  formatSessionToken,
+  type LeaderFollowerMetrics,
+  type LeaderFollowerOptions,
+  type LogPosition,
+  leaderFollower,
+  parseSessionToken,
+  type ReplicationMode,
+} from './leader-follower.js';
+export {
   compareLeaderlessVersions,
   type LeaderlessDurableState,
   type LeaderlessMetrics,

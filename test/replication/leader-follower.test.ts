@@ -1,0 +1,587 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
+import {
+  type ClientEnvelope,
+  type LeaderFollowerOptions,
+  leaderFollower,
+  type ReplicaCore,
+  type ReplicaCoreFactory,
+  type ReplicaReply,
+  type ReplicaRequest,
+} from '../../src/replication/index.js';
+
+interface InFlight {
+  readonly from: string;
+  readonly to: string;
+  readonly message: unknown;
+}
+
+/** A few cores whose messages a test passes by hand (or drops). */
+class Cluster {
+  readonly clock = new ManualClock();
+  readonly cores = new Map<string, ReplicaCore>();
+  readonly factory: ReplicaCoreFactory;
+  inFlight: InFlight[] = [];
+  replies: ClientEnvelope[] = [];
+  /** Links `from>to` whose messages are lost. */
+  readonly blocked = new Set<string>();
+  #requestCount = 0;
+
+  constructor(
+    options: LeaderFollowerOptions,
+    readonly ids: readonly string[] = ['r1', 'r2', 'r3'],
+  ) {
+    this.factory = leaderFollower(options);
+    for (const id of ids) {
+      this.start(id);
+    }
+  }
+
+  start(id: string, durableState?: unknown): ReplicaCore {
+    const core = this.factory({
+      id,
+      replicas: this.ids,
+      clock: this.clock,
+      random: new SeededRandom({ seed: 1 }),
+      tickMs: 10,
+      ...(durableState === undefined ? {} : { durableState: structuredClone(durableState) }),
+    });
+    this.cores.set(id, core);
+    return core;
+  }
+
+  core(id: string): ReplicaCore {
+    return this.cores.get(id) as ReplicaCore;
+  }
+
+  /** Collects what every core produced. */
+  collect(): void {
+    for (const [id, core] of this.cores) {
+      const output = core.drain();
+      for (const { to, message } of output.messages) {
+        this.inFlight.push({ from: id, to, message });
+      }
+      this.replies.push(...output.replies);
+    }
+  }
+
+  /** Delivers messages until none are left (blocked links lose theirs). */
+  deliver(roundsMax = 50): void {
+    for (let round = 0; round < roundsMax; round += 1) {
+      this.collect();
+      if (this.inFlight.length === 0) {
+        return;
+      }
+      const batch = this.inFlight;
+      this.inFlight = [];
+      for (const { from, to, message } of batch) {
+        if (!this.blocked.has(`${from}>${to}`)) {
+          this.cores.get(to)?.step(from, message);
+        }
+      }
+    }
+  }
+
+  /** Drops every message in flight. */
+  lose(): void {
+    this.collect();
+    this.inFlight = [];
+  }
+
+  tick(ids: readonly string[] = this.ids, count = 1): void {
+    for (let index = 0; index < count; index += 1) {
+      this.clock.advanceMs(10);
+      for (const id of ids) {
+        this.cores.get(id)?.tick();
+      }
+    }
+  }
+
+  isolate(id: string): void {
+    for (const other of this.ids) {
+      if (other !== id) {
+        this.blocked.add(`${id}>${other}`);
+        this.blocked.add(`${other}>${id}`);
+      }
+    }
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  request(
+    to: string,
+    operation: ReplicaRequest['operation'],
+    extra: Partial<ReplicaRequest> = {},
+  ): string {
+    this.#requestCount += 1;
+    const id = `q${this.#requestCount}`;
+    this.core(to).request({ id, client: 'c', operation, ...extra });
+    return id;
+  }
+
+  write(to: string, key: string, value: string): string {
+    return this.request(to, { kind: 'write', key, value });
+  }
+
+  read(to: string, key: string, extra: Partial<ReplicaRequest> = {}): string {
+    return this.request(to, { kind: 'read', key }, extra);
+  }
+
+  reply(id: string): ReplicaReply | undefined {
+    this.collect();
+    return this.replies.find((envelope) => envelope.reply.id === id)?.reply;
+  }
+}
+
+function metric(core: ReplicaCore, name: string): number {
+  return core.metrics()[name] as number;
+}
+
+describe('leaderFollower: acknowledgement rules', () => {
+  it('async: the leader answers ok at once, before any follower has the write', () => {
+    const cluster = new Cluster({ replication: 'async' });
+    const id = cluster.write('r1', 'k', 'v1');
+    assert.deepEqual(cluster.reply(id), { id, status: 'ok', session: '1:1' });
+    assert.equal(metric(cluster.core('r1'), 'writesAcknowledged'), 1);
+  });
+
+  it('sync: ok only once every follower has acknowledged', () => {
+    const cluster = new Cluster({ replication: 'sync' });
+    cluster.blocked.add('r1>r3');
+    const id = cluster.write('r1', 'k', 'v1');
+    cluster.deliver();
+    assert.equal(cluster.reply(id), undefined, 'r3 has not acknowledged');
+    cluster.heal();
+    cluster.tick();
+    cluster.deliver();
+    assert.deepEqual(cluster.reply(id), { id, status: 'ok', session: '1:1' });
+  });
+
+  it('semi-sync: ok once acknowledgementsRequired followers have it', () => {
+    const cluster = new Cluster({ replication: 'semi-sync', acknowledgementsRequired: 1 });
+    cluster.blocked.add('r1>r3');
+    const id = cluster.write('r1', 'k', 'v1');
+    cluster.deliver();
+    assert.deepEqual(cluster.reply(id), { id, status: 'ok', session: '1:1' });
+    const two = new Cluster({ replication: 'semi-sync', acknowledgementsRequired: 2 });
+    two.blocked.add('r1>r3');
+    const second = two.write('r1', 'k', 'v1');
+    two.deliver();
+    assert.equal(two.reply(second), undefined);
+  });
+
+  it('retransmits unacknowledged entries on ticks after a loss', () => {
+    const cluster = new Cluster({ replication: 'sync' });
+    const id = cluster.write('r1', 'k', 'v1');
+    cluster.lose();
+    cluster.tick();
+    cluster.lose();
+    assert.equal(cluster.reply(id), undefined);
+    cluster.tick();
+    cluster.deliver();
+    assert.equal(cluster.reply(id)?.status, 'ok');
+    cluster.tick();
+    cluster.deliver();
+    const read = cluster.read('r2', 'k', { settings: { localRead: true } });
+    assert.equal((cluster.reply(read) as { value?: string }).value, 'v1');
+  });
+
+  it('a write that is never acknowledged ends unknown after writeTimeoutTicks', () => {
+    const cluster = new Cluster({ replication: 'sync', writeTimeoutTicks: 5 });
+    cluster.isolate('r1');
+    const id = cluster.write('r1', 'k', 'v1');
+    cluster.tick(['r1'], 5);
+    cluster.deliver();
+    assert.equal(cluster.reply(id)?.status, 'unknown');
+  });
+
+  it('a follower forwards writes and reads to the leader and relays the answers', () => {
+    const cluster = new Cluster({ replication: 'sync' });
+    const write = cluster.write('r3', 'k', 'v1');
+    cluster.deliver();
+    assert.deepEqual(cluster.reply(write), { id: write, status: 'ok', session: '1:1' });
+    const read = cluster.read('r2', 'k');
+    cluster.deliver();
+    assert.deepEqual(cluster.reply(read), {
+      id: read,
+      status: 'ok',
+      value: 'v1',
+      session: '1:1',
+      stalenessMs: 0,
+    });
+  });
+
+  it('drops a duplicated request instead of writing it twice', () => {
+    const cluster = new Cluster({ replication: 'async' });
+    const request: ReplicaRequest = {
+      id: 'same',
+      client: 'c',
+      operation: { kind: 'write', key: 'k', value: 'v' },
+    };
+    cluster.core('r1').request(request);
+    cluster.core('r1').request(request);
+    cluster.deliver();
+    assert.equal(metric(cluster.core('r1'), 'lastIndex'), 1);
+    assert.equal(cluster.replies.length, 1);
+  });
+});
+
+describe('leaderFollower: failover and epoch fencing', () => {
+  it('the standby promotes itself after failoverTicks of silence and announces the epoch', () => {
+    const cluster = new Cluster({ replication: 'sync', failoverTicks: 5 });
+    cluster.write('r1', 'k', 'v1');
+    cluster.deliver();
+    cluster.isolate('r1');
+    cluster.tick(['r2', 'r3'], 4);
+    assert.equal(metric(cluster.core('r2'), 'epoch'), 1);
+    cluster.tick(['r2', 'r3'], 1);
+    cluster.deliver();
+    assert.equal(metric(cluster.core('r2'), 'epoch'), 2);
+    assert.equal(metric(cluster.core('r2'), 'failovers'), 1);
+    assert.equal(metric(cluster.core('r2'), 'leader'), 1);
+    assert.equal(metric(cluster.core('r3'), 'epoch'), 2);
+    assert.equal(metric(cluster.core('r3'), 'failovers'), 0, 'r3 is not the standby');
+  });
+
+  it('refuses appends and forwarded writes of an older epoch', () => {
+    const cluster = new Cluster({ replication: 'async', failoverTicks: 5 });
+    cluster.isolate('r1');
+    cluster.tick(['r2', 'r3'], 5);
+    cluster.deliver();
+    const r3 = cluster.core('r3');
+    r3.step('r1', {
+      type: 'append',
+      epoch: 1,
+      prevIndex: 0,
+      prevEpoch: 0,
+      entries: [{ epoch: 1, key: 'k', value: 'stale' }],
+      commitIndex: 1,
+      stableIndex: 0,
+      lastIndex: 1,
+    });
+    const answer = r3.drain().messages;
+    assert.deepEqual(answer, [
+      {
+        to: 'r1',
+        message: { type: 'append-reply', epoch: 2, success: false, matchIndex: 0, hintIndex: 0 },
+      },
+    ]);
+    assert.equal(metric(r3, 'lastIndex'), 0, 'the old epoch wrote nothing');
+    const r2 = cluster.core('r2');
+    r2.step('r1', {
+      type: 'forward',
+      epoch: 1,
+      requestKey: 'c|old',
+      operation: { kind: 'write', key: 'k', value: 'stale' },
+    });
+    const refused = r2.drain().messages[0]?.message as { reply: { status: string } };
+    assert.equal(refused.reply.status, 'unavailable');
+    assert.equal(metric(r2, 'lastIndex'), 0);
+  });
+
+  it('a deposed async leader truncates to the new leader and counts the acknowledged writes it loses', () => {
+    const cluster = new Cluster({ replication: 'async', failoverTicks: 5 });
+    cluster.write('r1', 'k', 'v1');
+    cluster.deliver();
+    cluster.isolate('r1');
+    const lost = [cluster.write('r1', 'k', 'v2'), cluster.write('r1', 'j', 'v3')];
+    for (const id of lost) {
+      assert.equal(cluster.reply(id)?.status, 'ok', 'acknowledged before the failover');
+    }
+    cluster.tick(['r2', 'r3'], 5);
+    cluster.deliver();
+    const kept = cluster.write('r2', 'k', 'v4');
+    assert.deepEqual(cluster.reply(kept), { id: kept, status: 'ok', session: '2:2' });
+    cluster.heal();
+    cluster.tick();
+    cluster.deliver();
+    const r1 = cluster.core('r1');
+    assert.equal(metric(r1, 'epoch'), 2);
+    assert.equal(metric(r1, 'leader'), 0);
+    assert.equal(metric(r1, 'acknowledgedWritesLost'), 2);
+    assert.deepEqual(
+      (r1.durableState() as { entries: unknown[] }).entries.map((entry) => entry),
+      [
+        { epoch: 1, key: 'k', value: 'v1', acknowledged: true },
+        { epoch: 2, key: 'k', value: 'v4', acknowledged: false },
+      ],
+    );
+    const read = cluster.read('r1', 'j', { settings: { localRead: true } });
+    assert.equal((cluster.reply(read) as { value?: string | null }).value, null);
+  });
+
+  it('sync mode loses nothing at failover: the standby had every acknowledged write', () => {
+    const cluster = new Cluster({ replication: 'sync', failoverTicks: 5 });
+    const ok = cluster.write('r1', 'k', 'v1');
+    cluster.deliver();
+    assert.equal(cluster.reply(ok)?.status, 'ok');
+    cluster.isolate('r1');
+    const pending = cluster.write('r1', 'k', 'v2');
+    cluster.tick(['r2', 'r3'], 5);
+    cluster.deliver();
+    cluster.heal();
+    cluster.tick();
+    cluster.deliver();
+    assert.equal(cluster.reply(pending)?.status, 'unknown', 'deposed while waiting');
+    assert.equal(metric(cluster.core('r1'), 'acknowledgedWritesLost'), 0);
+    const read = cluster.read('r3', 'k');
+    cluster.deliver();
+    assert.equal((cluster.reply(read) as { value?: string }).value, 'v1');
+  });
+
+  it('an old leader restarted from its durable state rejoins as a follower of the new epoch', () => {
+    const cluster = new Cluster({ replication: 'async', failoverTicks: 5 });
+    cluster.write('r1', 'k', 'v1');
+    cluster.deliver();
+    const saved = cluster.core('r1').durableState();
+    cluster.cores.delete('r1');
+    cluster.tick(['r2', 'r3'], 5);
+    cluster.deliver();
+    cluster.write('r2', 'k', 'v2');
+    cluster.deliver();
+    const r1 = cluster.start('r1', saved);
+    assert.equal(metric(r1, 'epoch'), 1);
+    cluster.tick();
+    cluster.deliver();
+    assert.equal(metric(r1, 'epoch'), 2);
+    assert.equal(metric(r1, 'leader'), 0);
+    assert.equal(metric(r1, 'commitIndex'), 2);
+    const again = cluster.start('r1', r1.durableState());
+    assert.equal(metric(again, 'epoch'), 2, 'a restart never goes back to an older epoch');
+  });
+});
+
+describe('leaderFollower: reads and session tokens', () => {
+  it('a local read at a replica behind the session token is refused, never older', () => {
+    const cluster = new Cluster({ replication: 'async' });
+    cluster.blocked.add('r1>r3');
+    const write = cluster.write('r1', 'k', 'v1');
+    cluster.deliver();
+    const session = (cluster.reply(write) as { session: string }).session;
+    const behind = cluster.read('r3', 'k', { settings: { localRead: true }, session });
+    assert.deepEqual(cluster.reply(behind), {
+      id: behind,
+      status: 'unavailable',
+      reason: 'behind-session: this replica has not applied what the session has seen',
+    });
+    const caughtUp = cluster.read('r2', 'k', { settings: { localRead: true }, session });
+    assert.equal((cluster.reply(caughtUp) as { value?: string }).value, 'v1');
+    cluster.heal();
+    cluster.tick();
+    cluster.deliver();
+    cluster.clock.advanceMs(25);
+    const later = cluster.read('r3', 'k', { settings: { localRead: true }, session });
+    assert.deepEqual(cluster.reply(later), {
+      id: later,
+      status: 'ok',
+      value: 'v1',
+      session: '1:1',
+      stalenessMs: 25,
+    });
+    assert.equal(metric(cluster.core('r3'), 'readsServedStale'), 1);
+  });
+
+  it('a follower without a leader for failoverTicks refuses instead of forwarding', () => {
+    const cluster = new Cluster({ replication: 'sync', failoverTicks: 5 });
+    cluster.isolate('r1');
+    cluster.tick(['r3'], 5);
+    const id = cluster.read('r3', 'k');
+    assert.equal(cluster.reply(id)?.status, 'unavailable');
+  });
+
+  it('a new sync leader serves reads only once the followers hold its log', () => {
+    const cluster = new Cluster({ replication: 'sync', failoverTicks: 5 });
+    cluster.write('r1', 'k', 'v1');
+    cluster.deliver();
+    cluster.core('r2').step('r1', {
+      type: 'append',
+      epoch: 1,
+      prevIndex: 1,
+      prevEpoch: 1,
+      entries: [{ epoch: 1, key: 'k', value: 'v2' }],
+      commitIndex: 1,
+      stableIndex: 1,
+      lastIndex: 2,
+    });
+    cluster.lose();
+    cluster.isolate('r1');
+    cluster.tick(['r2', 'r3'], 5);
+    cluster.lose();
+    const early = cluster.read('r2', 'k');
+    assert.equal(cluster.reply(early)?.status, 'unavailable');
+    cluster.blocked.delete('r1>r2');
+    cluster.blocked.delete('r2>r1');
+    cluster.tick(['r2']);
+    cluster.deliver();
+    const ready = cluster.read('r2', 'k');
+    assert.equal((cluster.reply(ready) as { value?: string }).value, 'v2');
+  });
+});
+
+describe('leaderFollower: options and malformed input', () => {
+  it('names the wrong option', () => {
+    const cases: [unknown, string][] = [
+      [{}, 'options.replication'],
+      [{ replication: 'quorum' }, 'options.replication'],
+      [{ replication: 'sync', acknowledgementsRequired: 1 }, 'options.acknowledgementsRequired'],
+      [
+        { replication: 'semi-sync', acknowledgementsRequired: 0 },
+        'options.acknowledgementsRequired',
+      ],
+      [{ replication: 'async', failoverTicks: 5, heartbeatTicks: 5 }, 'options.heartbeatTicks'],
+      [{ replication: 'async', pendingWriteCountMax: -1 }, 'options.pendingWriteCountMax'],
+      [{ replication: 'async', logEntryCountMax: 1.5 }, 'options.logEntryCountMax'],
+    ];
+    for (const [options, argument] of cases) {
+      assert.throws(
+        () => leaderFollower(options as LeaderFollowerOptions),
+        (error: unknown) => isInvalidArgumentError(error) && error.argument === argument,
+        argument,
+      );
+    }
+    const factory = leaderFollower({ replication: 'semi-sync', acknowledgementsRequired: 3 });
+    const base = { clock: new ManualClock(), random: new SeededRandom({ seed: 1 }), tickMs: 10 };
+    assert.throws(
+      () => factory({ ...base, id: 'a', replicas: ['a', 'b', 'c'] }),
+      (error: unknown) =>
+        isInvalidArgumentError(error) && error.argument === 'options.acknowledgementsRequired',
+    );
+    assert.throws(
+      () => leaderFollower({ replication: 'sync' })({ ...base, id: 'a', replicas: ['a'] }),
+      (error: unknown) => isInvalidArgumentError(error) && error.argument === 'options.replicas',
+    );
+    assert.throws(
+      () =>
+        leaderFollower({ replication: 'sync' })({
+          ...base,
+          id: 'a',
+          replicas: ['a', 'b'],
+          durableState: { format: 'other' },
+        }),
+      (error: unknown) =>
+        isInvalidArgumentError(error) && error.argument === 'options.durableState',
+    );
+  });
+
+  it('ignores malformed peer messages and answers a bad request unavailable', () => {
+    const cluster = new Cluster({ replication: 'sync' });
+    const r2 = cluster.core('r2');
+    const junk: unknown[] = [
+      null,
+      42,
+      'append',
+      {},
+      { type: 'append', epoch: 1 },
+      {
+        type: 'append',
+        epoch: 1,
+        prevIndex: -1,
+        prevEpoch: 0,
+        entries: [],
+        commitIndex: 0,
+        stableIndex: 0,
+        lastIndex: 0,
+      },
+      {
+        type: 'append',
+        epoch: 1,
+        prevIndex: 0,
+        prevEpoch: 0,
+        entries: [{ epoch: 3, key: 'k', value: 'v' }],
+        commitIndex: 0,
+        stableIndex: 0,
+        lastIndex: 1,
+      },
+      {
+        type: 'append',
+        epoch: 1,
+        prevIndex: 0,
+        prevEpoch: 0,
+        entries: [{ epoch: 1, key: 7, value: 'v' }],
+        commitIndex: 0,
+        stableIndex: 0,
+        lastIndex: 1,
+      },
+      { type: 'append-reply', epoch: 1, success: 'yes', matchIndex: 0, hintIndex: 0 },
+      { type: 'forward', epoch: 1, requestKey: 'x', operation: { kind: 'delete', key: 'k' } },
+      { type: 'forward-reply', epoch: 1, requestKey: 'x', reply: { status: 'ok', value: 5 } },
+      { type: 'mystery', epoch: 1 },
+      { type: 'append', epoch: Number.NaN },
+    ];
+    for (const message of junk) {
+      r2.step('r1', message);
+      cluster.core('r1').step('r2', message);
+    }
+    r2.step('stranger', {
+      type: 'append-reply',
+      epoch: 9,
+      success: true,
+      matchIndex: 0,
+      hintIndex: 0,
+    });
+    assert.equal(metric(r2, 'epoch'), 1);
+    assert.equal(metric(r2, 'lastIndex'), 0);
+    cluster.core('r1').request(null as unknown as ReplicaRequest);
+    const id = cluster.request('r1', { kind: 'write', key: 'k' } as ReplicaRequest['operation']);
+    assert.equal(cluster.reply(id)?.status, 'unavailable');
+  });
+
+  it('past pendingWriteCountMax a write is refused unavailable', () => {
+    const cluster = new Cluster({ replication: 'sync', pendingWriteCountMax: 2 });
+    cluster.isolate('r1');
+    const ids = [1, 2, 3].map((value) => cluster.write('r1', 'k', `v${value}`));
+    assert.equal(cluster.reply(ids[2] as string)?.status, 'unavailable');
+    assert.equal(cluster.reply(ids[0] as string), undefined);
+  });
+});
+
+describe('leaderFollower: laws', () => {
+  it('a follower given a shuffled, duplicated delivery of the appends ends as with in-order delivery', () => {
+    const run = (writes: readonly string[], order: ((batch: InFlight[]) => InFlight[]) | null) => {
+      const cluster = new Cluster({ replication: 'async', messageEntryCountMax: 3 }, ['r1', 'r2']);
+      writes.forEach((value, index) => {
+        cluster.write('r1', `k${index % 3}`, value);
+        if (index % 4 === 3) {
+          cluster.tick(['r1']);
+        }
+      });
+      cluster.collect();
+      const burst = cluster.inFlight;
+      cluster.inFlight = [];
+      for (const { from, to, message } of order === null ? burst : order(burst)) {
+        cluster.core(to).step(from, message);
+      }
+      cluster.collect();
+      const answers = cluster.inFlight;
+      cluster.inFlight = [];
+      for (const { from, to, message } of order === null ? answers : order(answers)) {
+        cluster.core(to).step(from, message);
+      }
+      for (let round = 0; round < 20; round += 1) {
+        cluster.tick(['r1']);
+        cluster.deliver();
+      }
+      const { counters: _counters, ...state } = cluster.core('r2').durableState() as {
+        counters: unknown;
+      };
+      return state;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ maxLength: 3 }), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        (writes, seed) => {
+          const random = new SeededRandom({ seed });
+          const shuffleWithCopies = (batch: InFlight[]): InFlight[] =>
+            random.shuffle(batch.flatMap((item) => (random.boolean(0.3) ? [item, item] : [item])));
+          assert.deepEqual(run(writes, shuffleWithCopies), run(writes, null));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
