@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
 import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import {
   type ClientEnvelope,
@@ -11,6 +12,8 @@ import {
   type ReplicaReply,
   type ReplicaRequest,
 } from '../../src/replication/index.js';
+import { type FaultPlanOptions, runSeeds, seedsFromEnvironment } from '../../src/sim/index.js';
+import { runReplicationScenario } from './sim-harness.js';
 
 interface InFlight {
   readonly from: string;
@@ -583,5 +586,221 @@ describe('leaderFollower: laws', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+// ------------------------------------------------------------------ simulation
+
+/** What one seeded run measured. */
+interface Measured {
+  readonly seed: number;
+  readonly ok: number;
+  readonly fail: number;
+  readonly unknown: number;
+  /** Sum of every replica's `acknowledgedWritesLost`. */
+  readonly lost: number;
+  /** Writes answered ok whose value is not in the final leader's log: the same count, measured from outside. */
+  readonly lostByHistory: number;
+  /**
+   * Writes of unknown outcome whose value is not in the final leader's log: a leader may
+   * have acknowledged one whose answer never reached the client in time.
+   */
+  readonly unknownAbsent: number;
+  readonly failovers: number;
+  /** One message per key whose history is not linearizable. */
+  readonly violations: readonly string[];
+  readonly undecidedKeys: number;
+}
+
+const replayCommand = (seed: number): string =>
+  `DISTKIT_SIM_SEED=${seed} node --import tsx --import ./scripts/fast-check-setup.mjs --test test/replication/leader-follower.test.ts`;
+
+/** Faults on the followers only: crashes, isolation, pauses and lossy links of r2 and r3. */
+export const followerFaults: FaultPlanOptions = {
+  nodeIds: ['r2', 'r3'],
+  faultPhaseMs: 4_000,
+  weights: { crash: 1, isolate: 1, pause: 1, loss: 1 },
+  crashCountMax: 1,
+  intervalMsMean: 600,
+  durationMsMax: 1_200,
+};
+
+/**
+ * Faults that depose the leader: splits (clients still reach both sides, so an isolated
+ * leader keeps taking writes) and crashes, long enough for the standby to take over.
+ */
+export const leaderFaults: FaultPlanOptions = {
+  nodeIds: ['r1', 'r2', 'r3'],
+  faultPhaseMs: 4_000,
+  weights: { split: 2, crash: 1 },
+  crashCountMax: 1,
+  intervalMsMean: 800,
+  durationMsMin: 400,
+  durationMsMax: 1_500,
+};
+
+/** Runs one seed and measures it; throws only on a broken run, never on what it measures. */
+function measure(
+  seed: number,
+  options: LeaderFollowerOptions,
+  faults: FaultPlanOptions | undefined,
+): Measured {
+  const result = runReplicationScenario({
+    seed,
+    factory: leaderFollower(options),
+    ...(faults === undefined ? {} : { faults }),
+  });
+  // Time for a deposed leader to hear the new epoch and truncate (and count) its log.
+  result.simulation.runForMs(1_000);
+  const operations = result.workload.history.operations();
+  const byKey = new Map<string, Operation[]>();
+  for (const operation of operations) {
+    const key = operation.key ?? '';
+    byKey.set(key, [...(byKey.get(key) ?? []), operation]);
+  }
+  const violations: string[] = [];
+  let undecidedKeys = 0;
+  for (const [key, keyOperations] of byKey) {
+    const check = checkLinearizability(registerModel(), keyOperations);
+    if (check.verdict === 'violation') {
+      violations.push(`key ${key}: ${check.explanation.message}`);
+    } else if (check.verdict === 'unknown') {
+      undecidedKeys += 1;
+    }
+  }
+  let lost = 0;
+  let failovers = 0;
+  let finalLeader: ReplicaCore | undefined;
+  for (const program of result.programs.values()) {
+    const metrics = program.core.metrics();
+    lost += metrics['acknowledgedWritesLost'] ?? 0;
+    failovers += metrics['failovers'] ?? 0;
+    if (
+      metrics['leader'] === 1 &&
+      (finalLeader === undefined || (metrics['epoch'] ?? 0) > (finalLeader.metrics()['epoch'] ?? 0))
+    ) {
+      finalLeader = program.core;
+    }
+  }
+  assert.ok(finalLeader !== undefined, `seed ${seed}: no leader at the end`);
+  const state = finalLeader.durableState() as {
+    base: { index: number };
+    entries: { key: string; value: string }[];
+  };
+  assert.equal(state.base.index, 0, 'the log was not compacted in a run this small');
+  const present = new Set(state.entries.map((entry) => `${entry.key}=${entry.value}`));
+  const absent = (status: Operation['status']): number =>
+    operations.filter(
+      (operation) =>
+        operation.kind === 'write' &&
+        operation.status === status &&
+        !present.has(`${operation.key ?? 'k'}=${String(operation.input)}`),
+    ).length;
+  const lostByHistory = absent('ok');
+  const unknownAbsent = absent('unknown');
+  const statistics = result.workload.statistics;
+  return {
+    seed,
+    ok: statistics.okCount,
+    fail: statistics.failCount,
+    unknown: statistics.unknownCount,
+    lost,
+    lostByHistory,
+    unknownAbsent,
+    failovers,
+    violations,
+    undecidedKeys,
+  };
+}
+
+function sweep(
+  title: string,
+  seeds: readonly number[],
+  options: LeaderFollowerOptions,
+  faults: FaultPlanOptions | undefined,
+): Measured[] {
+  const runs = runSeeds({
+    seeds: seedsFromEnvironment(process.env, seeds),
+    replayCommand,
+    scenario: (seed) => measure(seed, options, faults),
+  }).map((run) => run.result);
+  console.log(
+    `${title}: ${runs
+      .map(
+        (run) =>
+          `seed ${run.seed} ok ${run.ok} fail ${run.fail} unknown ${run.unknown} lost ${run.lost} (history: ${run.lostByHistory} ok, ${run.unknownAbsent} unknown gone) failovers ${run.failovers} violating keys ${run.violations.length}`,
+      )
+      .join('; ')}`,
+  );
+  return runs;
+}
+
+/** Fails with the seed and the checker's explanation when a run is not linearizable. */
+function assertLinearizable(runs: readonly Measured[]): void {
+  for (const run of runs) {
+    assert.deepEqual(
+      run.violations,
+      [],
+      `seed ${run.seed} is not linearizable; replay: ${replayCommand(run.seed)}`,
+    );
+    assert.equal(run.undecidedKeys, 0, `seed ${run.seed}: the checker could not decide`);
+  }
+}
+
+const seeds = [1, 2, 3, 4, 5, 6];
+
+describe('leaderFollower in the simulator', () => {
+  it('sync, healthy: every history is linearizable (reads at the leader)', () => {
+    const runs = sweep('sync healthy', [1, 2, 3], { replication: 'sync' }, undefined);
+    assertLinearizable(runs);
+    for (const run of runs) {
+      assert.equal(run.ok, 200, `seed ${run.seed}: every operation succeeds without faults`);
+    }
+  });
+
+  it('sync, followers crashed, paused and cut off: every history is linearizable', () => {
+    const runs = sweep('sync follower faults', seeds, { replication: 'sync' }, followerFaults);
+    assertLinearizable(runs);
+    assert.ok(
+      runs.some((run) => run.unknown > 0),
+      'the faults cost some writes',
+    );
+  });
+
+  it('async, leader split off or crashed: acknowledged writes are lost and counted, and the checker sees it', () => {
+    const runs = sweep('async leader faults', seeds, { replication: 'async' }, leaderFaults);
+    for (const run of runs) {
+      // Every write the history shows acknowledged and gone was counted; the count may
+      // hold more only for writes whose ok never reached the client in time (unknown).
+      assert.ok(
+        run.lost >= run.lostByHistory && run.lost <= run.lostByHistory + run.unknownAbsent,
+        `seed ${run.seed}: the replicas counted ${run.lost} lost writes, the history shows ${run.lostByHistory} acknowledged and ${run.unknownAbsent} unknown writes gone; replay: ${replayCommand(run.seed)}`,
+      );
+    }
+    if (runs.length > 1) {
+      assert.ok(
+        runs.some((run) => run.lost > 0),
+        'some seed lost acknowledged writes',
+      );
+      assert.ok(
+        runs.some((run) => run.violations.length > 0),
+        'the checker found a violation in some seed',
+      );
+    }
+  });
+
+  it('sync, the same leader faults: no acknowledged write is ever lost, and every history is linearizable', () => {
+    const runs = sweep('sync leader faults', seeds, { replication: 'sync' }, leaderFaults);
+    for (const run of runs) {
+      assert.equal(run.lost, 0, `seed ${run.seed}: replay: ${replayCommand(run.seed)}`);
+      assert.equal(run.lostByHistory, 0, `seed ${run.seed}: replay: ${replayCommand(run.seed)}`);
+    }
+    assertLinearizable(runs);
+    if (runs.length > 1) {
+      assert.ok(
+        runs.some((run) => run.failovers > 0),
+        'the standby took over in some seed',
+      );
+    }
   });
 });
