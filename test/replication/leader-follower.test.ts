@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
+import {
+  checkLinearizability,
+  checkMonotonicReads,
+  checkReadYourWrites,
+  type Operation,
+  registerModel,
+} from '../../src/check/index.js';
 import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import {
   type ClientEnvelope,
+  type LeaderFollowerMetrics,
   type LeaderFollowerOptions,
   leaderFollower,
   type ReplicaCore,
@@ -672,12 +679,14 @@ function measure(
   let failovers = 0;
   let finalLeader: ReplicaCore | undefined;
   for (const program of result.programs.values()) {
-    const metrics = program.core.metrics();
-    lost += metrics['acknowledgedWritesLost'] ?? 0;
-    failovers += metrics['failovers'] ?? 0;
+    const metrics = program.core.metrics() as Partial<LeaderFollowerMetrics>;
+    lost += metrics.acknowledgedWritesLost ?? 0;
+    failovers += metrics.failovers ?? 0;
     if (
-      metrics['leader'] === 1 &&
-      (finalLeader === undefined || (metrics['epoch'] ?? 0) > (finalLeader.metrics()['epoch'] ?? 0))
+      metrics.leader === 1 &&
+      (finalLeader === undefined ||
+        (metrics.epoch ?? 0) >
+          ((finalLeader.metrics() as Partial<LeaderFollowerMetrics>).epoch ?? 0))
     ) {
       finalLeader = program.core;
     }
@@ -800,6 +809,65 @@ describe('leaderFollower in the simulator', () => {
       assert.ok(
         runs.some((run) => run.failovers > 0),
         'the standby took over in some seed',
+      );
+    }
+  });
+});
+
+/** Slow links (the followers lag by up to 200 ms) with a failover now and then. */
+export const laggingLinks: FaultPlanOptions = {
+  nodeIds: ['r1', 'r2', 'r3'],
+  faultPhaseMs: 4_000,
+  weights: { 'latency-spike': 2, clog: 1 },
+  spikeLatency: { kind: 'uniform', delayMsMin: 20, delayMsMax: 200 },
+  intervalMsMean: 300,
+  durationMsMax: 1_200,
+  concurrentFaultCountMax: 1,
+};
+
+/** Read-your-writes and monotonic-reads violations of async local reads at any replica. */
+function sessionViolations(seed: number, sessions: boolean): number {
+  const result = runReplicationScenario({
+    seed,
+    factory: leaderFollower({ replication: 'async' }),
+    client: {
+      sessions,
+      settings: (operation) => (operation.kind === 'read' ? { localRead: true } : undefined),
+    },
+    faults: laggingLinks,
+  });
+  // A client continues under a new process id after a timeout; its session token does not.
+  const clientCount = 4;
+  const operations = result.workload.history
+    .operations()
+    .map((operation) => ({ ...operation, session: Number(operation.process) % clientCount }));
+  let count = 0;
+  for (const check of [checkReadYourWrites(operations), checkMonotonicReads(operations)]) {
+    count += check.verdict === 'violation' ? check.violationCount : 0;
+  }
+  return count;
+}
+
+describe('leaderFollower session tokens in the simulator', () => {
+  it('local reads at lagging followers keep read-your-writes and monotonic reads with tokens, and break them without', () => {
+    const withTokens = seedsFromEnvironment(process.env, seeds).map((seed) => ({
+      seed,
+      violations: sessionViolations(seed, true),
+    }));
+    const withoutTokens = seedsFromEnvironment(process.env, seeds).map((seed) => ({
+      seed,
+      violations: sessionViolations(seed, false),
+    }));
+    console.log(
+      `async local reads, session violations per seed with tokens: ${JSON.stringify(withTokens)}; without: ${JSON.stringify(withoutTokens)}`,
+    );
+    for (const run of withTokens) {
+      assert.equal(run.violations, 0, `seed ${run.seed}; replay: ${replayCommand(run.seed)}`);
+    }
+    if (withoutTokens.length > 1) {
+      assert.ok(
+        withoutTokens.some((run) => run.violations > 0),
+        'without tokens some read goes back in time',
       );
     }
   });
