@@ -31,6 +31,12 @@ export {
   merkleLeafCount,
   merkleLeafOf,
 } from './merkle-tree.js';
+export {
+  type MultiLeaderConflictMode,
+  type MultiLeaderOptions,
+  multiLeader,
+  multiLeaderDefaults,
+} from './multi-leader.js';
 export type {
   ClientEnvelope,
   ParseReplicaRequestResult,
