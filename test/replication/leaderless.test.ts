@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
 import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import { ConsistentHashRing } from '../../src/partition/index.js';
 import {
@@ -13,6 +14,12 @@ import {
 } from '../../src/replication/leaderless.js';
 import { merkleDifference } from '../../src/replication/merkle-tree.js';
 import type { ReplicaReply, ReplicaRequest } from '../../src/replication/protocol.js';
+import type { FaultPlanOptions } from '../../src/sim/index.js';
+import {
+  type ReplicationScenarioOptions,
+  type ReplicationScenarioResult,
+  runReplicationScenario,
+} from './sim-harness.js';
 
 const fiveReplicas = ['r1', 'r2', 'r3', 'r4', 'r5'];
 
@@ -529,12 +536,15 @@ describe('leaderless: anti-entropy', () => {
 
 describe('leaderless: last-writer-wins merge', () => {
   const arbitraryVersion = fc.option(
-    fc.record({
-      value: fc.constantFrom('a', 'b', 'c'),
-      wallMs: fc.integer({ min: 0, max: 3 }),
-      logical: fc.integer({ min: 0, max: 2 }),
-      writer: fc.constantFrom('r1', 'r2'),
-    }),
+    fc.record(
+      {
+        value: fc.constantFrom('a', 'b', 'c'),
+        wallMs: fc.integer({ min: 0, max: 3 }),
+        logical: fc.integer({ min: 0, max: 2 }),
+        writer: fc.constantFrom('r1', 'r2'),
+      },
+      { noNullPrototype: true },
+    ),
     { nil: null },
   );
 
@@ -608,5 +618,265 @@ describe('leaderless: robustness', () => {
     restarted.request('r1', { kind: 'write', key, value: 'later' });
     assert.equal(restarted.core('r1').storedVersion(key)?.value, 'later');
     assert.ok(LeaderlessReplica !== undefined);
+  });
+});
+
+// ---- simulations ------------------------------------------------------------------
+
+/**
+ * Stale reads over a recorded history (written values are unique): an ok read is stale
+ * when some ok write of its key completed before the read was invoked and the write of
+ * the value read (or no write at all, for a null read) completed before that write was
+ * invoked, so the value read was overwritten, in real time, before the read began.
+ */
+function staleReads(operations: readonly Operation[]): Operation[] {
+  const writes = operations.filter((operation) => operation.kind === 'write');
+  const writeOf = new Map(writes.map((write) => [`${write.key}\u0000${write.input}`, write]));
+  const stale: Operation[] = [];
+  for (const read of operations) {
+    if (read.kind !== 'read' || read.status !== 'ok') {
+      continue;
+    }
+    const source =
+      read.output === null ? undefined : writeOf.get(`${read.key}\u0000${read.output}`);
+    const overwritten = writes.some(
+      (write) =>
+        write.key === read.key &&
+        write.status === 'ok' &&
+        (write.returnTime as number) < read.invokeTime &&
+        (read.output === null ||
+          (source?.status === 'ok' && (source.returnTime as number) < write.invokeTime)),
+    );
+    if (overwritten) {
+      stale.push(read);
+    }
+  }
+  return stale;
+}
+
+function linearizabilityViolation(operations: readonly Operation[]): string | undefined {
+  const byKey = new Map<string, Operation[]>();
+  for (const operation of operations) {
+    const key = operation.key ?? '';
+    byKey.set(key, [...(byKey.get(key) ?? []), operation]);
+  }
+  for (const [key, history] of byKey) {
+    const check = checkLinearizability(registerModel(), history);
+    if (check.verdict === 'violation') {
+      return `key ${key}: ${check.explanation.message.split('\n')[0]}`;
+    }
+  }
+  return undefined;
+}
+
+interface Measured {
+  readonly seed: number;
+  readonly result: ReplicationScenarioResult;
+  readonly operations: Operation[];
+  readonly stale: Operation[];
+}
+
+function simulate(
+  seed: number,
+  options: LeaderlessOptions,
+  workload: Partial<ReplicationScenarioOptions>,
+): Measured {
+  const result = runReplicationScenario({
+    seed,
+    factory: leaderless(options),
+    replicaCount: 5,
+    faultPhaseMs: 4_000,
+    ...workload,
+  });
+  const operations = result.workload.history.operations();
+  return { seed, result, operations, stale: staleReads(operations) };
+}
+
+/** Crashes, partitions and latency spikes (reorderings that expose partial writes). */
+const spikyFaults: FaultPlanOptions = {
+  nodeIds: fiveReplicas,
+  faultPhaseMs: 4_000,
+  weights: { split: 1, crash: 1, 'latency-spike': 4 },
+  intervalMsMean: 300,
+  spikeLatency: { kind: 'uniform', delayMsMin: 1, delayMsMax: 60 },
+};
+
+/** Partitions and crashes only. */
+const partitionFaults: FaultPlanOptions = {
+  nodeIds: fiveReplicas,
+  faultPhaseMs: 4_000,
+  weights: { split: 1, isolate: 1, crash: 1 },
+  intervalMsMean: 500,
+};
+
+/** Long partitions, one at a time. */
+const longPartitions: FaultPlanOptions = {
+  nodeIds: fiveReplicas,
+  faultPhaseMs: 4_000,
+  weights: { split: 2, isolate: 1 },
+  intervalMsMean: 400,
+  durationMsMin: 500,
+  durationMsMax: 2_000,
+  concurrentFaultCountMax: 1,
+};
+
+/** Operations invoked while a fault was in effect. */
+function duringFaults(measured: Measured): Operation[] {
+  const started = new Map<unknown, number>();
+  const windows: [number, number][] = [];
+  for (const entry of measured.result.nemesis?.log ?? []) {
+    if (entry.event === 'start') {
+      started.set(entry.fault, entry.timeMs);
+    } else if (entry.event === 'end' && started.has(entry.fault)) {
+      windows.push([started.get(entry.fault) as number, entry.timeMs]);
+    }
+  }
+  return measured.operations.filter((operation) =>
+    windows.some(([start, end]) => operation.invokeTime >= start && operation.invokeTime < end),
+  );
+}
+
+const replay = (seed: number): string =>
+  `seed ${seed}: node --import tsx --test test/replication/leaderless.test.ts`;
+
+describe('leaderless: simulations (5 replicas, N=3)', () => {
+  it('(a) W=R=2: no read misses a write acknowledged before it began, yet the history is not linearizable', () => {
+    const seeds = [17, 18, 19, 20, 21, 22, 23, 24];
+    const violations: number[] = [];
+    let ok = 0;
+    for (const seed of seeds) {
+      const measured = simulate(
+        seed,
+        { writeQuorum: 2, readQuorum: 2 },
+        { clientCount: 8, keyCount: 1, operationCountMax: 600, faults: spikyFaults },
+      );
+      ok += measured.result.workload.statistics.okCount;
+      assert.deepEqual(
+        measured.stale.map(
+          (read) => `${read.kind} -> ${String(read.output)} at ${read.invokeTime}`,
+        ),
+        [],
+        `stale reads with W+R>N, ${replay(seed)}`,
+      );
+      const violation = linearizabilityViolation(measured.operations);
+      if (violation !== undefined) {
+        violations.push(seed);
+        console.log(`(a) W=R=2, seed ${seed}: not linearizable: ${violation}`);
+      }
+    }
+    console.log(
+      `(a) W=R=2: ${ok} ok operations over seeds ${seeds.join(', ')}; no stale read; linearizability violations in seeds ${violations.join(', ')}`,
+    );
+    assert.ok(violations.length > 0, 'a partial write seen by one read and missed by a later one');
+  });
+
+  it('(b) W=R=1: reads miss acknowledged writes', () => {
+    const seeds = [1, 2, 3, 4, 5, 6];
+    const found: string[] = [];
+    let total = 0;
+    for (const seed of seeds) {
+      const measured = simulate(
+        seed,
+        { writeQuorum: 1, readQuorum: 1 },
+        { operationCountMax: 300, faults: partitionFaults },
+      );
+      total += measured.stale.length;
+      if (measured.stale.length > 0) {
+        found.push(`seed ${seed}: ${measured.stale.length}`);
+      }
+    }
+    console.log(`(b) W=R=1: stale reads ${total} (${found.join('; ')})`);
+    assert.ok(found.length > 0);
+  });
+
+  it('(c) a sloppy quorum keeps more operations succeeding during partitions, and serves stale reads', () => {
+    const seeds = [1, 2, 3, 4, 5, 6];
+    let strictOk = 0;
+    let sloppyOk = 0;
+    let sloppyStale = 0;
+    let hintsStored = 0;
+    let hintsDelivered = 0;
+    const rows: string[] = [];
+    for (const seed of seeds) {
+      const strict = simulate(seed, {}, { operationCountMax: 400, faults: longPartitions });
+      const sloppy = simulate(
+        seed,
+        { sloppyQuorum: true },
+        { operationCountMax: 400, faults: longPartitions },
+      );
+      const strictDuring = duringFaults(strict).filter((op) => op.status === 'ok').length;
+      const sloppyDuring = duringFaults(sloppy).filter((op) => op.status === 'ok').length;
+      strictOk += strictDuring;
+      sloppyOk += sloppyDuring;
+      sloppyStale += sloppy.stale.length;
+      for (const program of sloppy.result.programs.values()) {
+        hintsStored += (program.core as LeaderlessReplica).metrics().hintsStored;
+        hintsDelivered += (program.core as LeaderlessReplica).metrics().hintsDelivered;
+      }
+      rows.push(
+        `seed ${seed}: ok during partitions strict ${strictDuring}, sloppy ${sloppyDuring}; stale reads strict ${strict.stale.length}, sloppy ${sloppy.stale.length}`,
+      );
+    }
+    console.log(
+      `(c) ${rows.join('\n    ')}\n    total ok during partitions: strict ${strictOk}, sloppy ${sloppyOk}; sloppy stale reads ${sloppyStale}; hints stored ${hintsStored}, delivered ${hintsDelivered} (live incarnations)`,
+    );
+    assert.ok(sloppyOk > strictOk, `sloppy ${sloppyOk} > strict ${strictOk}`);
+    assert.ok(sloppyStale > 0, 'stale reads with a sloppy quorum');
+  });
+
+  it('(d) after healing, anti-entropy makes every replica of every key converge', () => {
+    const seeds = [1, 2, 3, 4];
+    const diverged = (measured: Measured): string[] => {
+      const cores = new Map(
+        [...measured.result.programs].map(([id, program]) => [
+          id,
+          program.core as LeaderlessReplica,
+        ]),
+      );
+      const any = cores.get('r1') as LeaderlessReplica;
+      const keys = new Set(measured.operations.map((operation) => operation.key ?? ''));
+      const problems: string[] = [];
+      for (const key of keys) {
+        const versions = any
+          .preferenceList(key)
+          .map((owner) =>
+            JSON.stringify((cores.get(owner) as LeaderlessReplica).storedVersion(key)),
+          );
+        if (new Set(versions).size !== 1) {
+          problems.push(`${key}: ${versions.join(' / ')}`);
+        }
+      }
+      for (const [id, core] of cores) {
+        if (core.hints().length > 0) {
+          problems.push(`${id} still holds ${core.hints().length} hints`);
+        }
+      }
+      return problems;
+    };
+    const withoutAntiEntropy: number[] = [];
+    for (const seed of seeds) {
+      for (const [sloppyQuorum, antiEntropyEveryTicks] of [
+        [false, 20],
+        [true, 20],
+        [false, 0],
+      ] as const) {
+        const measured = simulate(
+          seed,
+          { sloppyQuorum, antiEntropyEveryTicks },
+          // The workload ends inside the fault phase: its last writes miss some owners.
+          { operationCountMax: 150, keyCount: 10, faults: partitionFaults },
+        );
+        measured.result.simulation.runForMs(5_000); // quiet: no requests, only ticks
+        const problems = diverged(measured);
+        if (antiEntropyEveryTicks > 0) {
+          assert.deepEqual(problems, [], `not converged, ${replay(seed)}`);
+        } else if (problems.length > 0) {
+          withoutAntiEntropy.push(seed);
+        }
+      }
+    }
+    console.log(
+      `(d) converged with anti-entropy in seeds ${seeds.join(', ')}; without it (read repair and handoff only) diverged in seeds ${withoutAntiEntropy.join(', ') || 'none'}`,
+    );
   });
 });
