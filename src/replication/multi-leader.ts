@@ -454,7 +454,7 @@ class MultiLeaderReplica implements ReplicaCore {
       }
     }
     for (const peer of this.#peers) {
-      this.#sendPushes(peer, false);
+      this.#sendPushes(peer);
     }
     for (const [peer, round] of this.#syncs) {
       if (this.#tick - round.sentTick >= 2 * this.#antiEntropyTicks) {
@@ -693,30 +693,29 @@ class MultiLeaderReplica implements ReplicaCore {
     }
     this.#queueLengths.set(peer, length);
     const entry = queue.get(key);
-    if (entry === undefined) {
-      queue.set(key, { seqs: [seq], sentTick: Number.NEGATIVE_INFINITY });
-    } else {
-      entry.seqs.push(seq);
-      entry.sentTick = Number.NEGATIVE_INFINITY;
-    }
-    this.#sendPushes(peer, true);
+    const seqs = entry === undefined ? [seq] : [...entry.seqs, seq];
+    queue.set(key, { seqs, sentTick: this.#tick });
+    // Sent at once, alone: the key's state now holds every write still queued for it.
+    const record = this.#keys.get(key) as KeyRecord;
+    this.#metrics.pushesSent += 1;
+    this.#send(peer, {
+      type: messageTypes.push,
+      entries: [
+        { k: key, n: [...seqs], s: this.#strategy.encode(record.state), g: record.seqs.toJSON() },
+      ],
+    });
   }
 
-  #sendPushes(peer: ReplicaId, fresh: boolean): void {
+  #sendPushes(peer: ReplicaId): void {
     const queue = this.#queues.get(peer) as Map<string, PushEntry>;
     const entries: { k: string; n: number[]; s: unknown; g: unknown }[] = [];
-    let retransmission = false;
     for (const [key, entry] of queue) {
       if (entries.length >= this.#settings.messageKeyCountMax) {
         break;
       }
-      const due = fresh
-        ? entry.sentTick === Number.NEGATIVE_INFINITY
-        : this.#tick - entry.sentTick >= this.#retransmitTicks;
-      if (!due) {
+      if (this.#tick - entry.sentTick < this.#retransmitTicks) {
         continue;
       }
-      retransmission ||= entry.sentTick !== Number.NEGATIVE_INFINITY;
       entry.sentTick = this.#tick;
       const record = this.#keys.get(key) as KeyRecord;
       entries.push({
@@ -730,9 +729,7 @@ class MultiLeaderReplica implements ReplicaCore {
       return;
     }
     this.#metrics.pushesSent += 1;
-    if (retransmission) {
-      this.#metrics.pushRetransmissions += 1;
-    }
+    this.#metrics.pushRetransmissions += 1;
     this.#send(peer, { type: messageTypes.push, entries });
   }
 

@@ -389,6 +389,28 @@ describe('multiLeader: replication driven by hand', () => {
     assert.equal(okReply(group.read('r2', 'k9')).value, 'v9');
   });
 
+  it('anti-entropy pages through many keys, messageKeyCountMax at a time', () => {
+    const group = new Group({ conflicts: 'lww', messageKeyCountMax: 2, pushQueueLengthMax: 1 }, [
+      'r1',
+      'r2',
+    ]);
+    const down = (message: InFlight): boolean => message.to === 'r2' || message.from === 'r2';
+    for (let index = 0; index < 9; index += 1) {
+      okReply(group.write('r1', `k${index}`, `v${index}`));
+    }
+    group.tick(5, down);
+    let largest = 0;
+    group.tick(100, (message) => {
+      const entries = (message.message as { entries?: unknown[] }).entries;
+      largest = Math.max(largest, entries?.length ?? 0);
+      return false;
+    });
+    assert.equal(new Set(group.states()).size, 1);
+    assert.equal(okReply(group.read('r2', 'k8')).value, 'v8');
+    assert.ok(largest <= 2, `a message held ${largest} keys`);
+    assert.ok((group.core('r2').metrics()['antiEntropyRepairs'] ?? 0) >= 8);
+  });
+
   for (const conflicts of modes) {
     it(`${conflicts}: a restart keeps every acknowledged write and sends what peers lack`, () => {
       const group = new Group({ conflicts });
