@@ -159,6 +159,13 @@ async function runStart(args: readonly string[], output: RaftCommandOutput): Pro
   if (own === undefined) {
     throw new UsageError(`--peers must include this node (${id}) with its Raft address.`);
   }
+  const http = options.has('http')
+    ? parseAddress(options.get('http') as string, '--http')
+    : { host: own.host, port: own.port + 1000 };
+  const tickMs = parseCount(options, 'tick-ms', 1, 60_000);
+  const electionTicks = parseCount(options, 'election-ticks', 2, 1_000);
+  const snapshotEveryEntries = parseCount(options, 'snapshot-every', 1, 1e9);
+  const requestTimeoutMs = parseCount(options, 'request-timeout-ms', 1, 3_600_000);
   const secretFile = options.get('secret-file');
   const secret =
     secretFile === undefined
@@ -169,13 +176,6 @@ async function runStart(args: readonly string[], output: RaftCommandOutput): Pro
       `A cluster secret of at least 16 bytes is needed: --secret-file FILE or ${raftSecretVariable}.`,
     );
   }
-  const http = options.has('http')
-    ? parseAddress(options.get('http') as string, '--http')
-    : { host: own.host, port: own.port + 1000 };
-  const tickMs = parseCount(options, 'tick-ms', 1, 60_000);
-  const electionTicks = parseCount(options, 'election-ticks', 2, 1_000);
-  const snapshotEveryEntries = parseCount(options, 'snapshot-every', 1, 1e9);
-  const requestTimeoutMs = parseCount(options, 'request-timeout-ms', 1, 3_600_000);
   mkdirSync(data, { recursive: true });
   const replica = await RaftReplica.open({
     id,
@@ -250,7 +250,11 @@ async function runCluster(args: readonly string[], output: RaftCommandOutput): P
   }
   const peers = nodes.map((node) => `${node.id}=${node.raft}`).join(',');
   const secret = randomBytes(24).toString('hex');
-  const bin = fileURLToPath(new URL('./bin.js', import.meta.url));
+  // The executable next to this file: bin.js when built, bin.ts when run from the sources
+  // (then process.execArgv carries the loader, which the children need too).
+  const bin = fileURLToPath(
+    new URL(import.meta.url.endsWith('.ts') ? './bin.ts' : './bin.js', import.meta.url),
+  );
   let stopping = false;
   const ready = new Set<string>();
   const exited = new Set<string>();
@@ -262,6 +266,7 @@ async function runCluster(args: readonly string[], output: RaftCommandOutput): P
     const child = spawn(
       process.execPath,
       [
+        ...process.execArgv,
         bin,
         'raft',
         'start',
