@@ -618,6 +618,65 @@ describe('multiLeader: convergence properties', () => {
     });
   }
 
+  type FaultCommand =
+    | { kind: 'write'; replica: number; key: number }
+    | { kind: 'deliver'; pick: number; lose: boolean }
+    | { kind: 'tick' }
+    | { kind: 'restart'; replica: number };
+
+  const faultCommand: fc.Arbitrary<FaultCommand> = fc.oneof(
+    fc.record({
+      kind: fc.constant('write' as const),
+      replica: fc.nat({ max: 2 }),
+      key: fc.nat({ max: 3 }),
+    }),
+    fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), lose: fc.boolean() }),
+    fc.record({ kind: fc.constant('tick' as const) }),
+    fc.record({ kind: fc.constant('restart' as const), replica: fc.nat({ max: 2 }) }),
+  );
+
+  for (const conflicts of modes) {
+    it(`${conflicts}: lost messages and restarts, then a quiet network: the replicas converge`, () => {
+      fc.assert(
+        fc.property(fc.array(faultCommand, { maxLength: 60 }), (commands) => {
+          const group = new Group({ conflicts, siblingCountMax: 64 });
+          let counter = 0;
+          for (const step of commands) {
+            if (step.kind === 'write') {
+              counter += 1;
+              okReply(
+                group.write(group.ids[step.replica] as string, `k${step.key}`, `v${counter}`),
+              );
+            } else if (step.kind === 'deliver' && group.inFlight.length > 0) {
+              const [message] = group.inFlight.splice(step.pick % group.inFlight.length, 1);
+              if (!step.lose) {
+                group.deliver(message as InFlight);
+              }
+            } else if (step.kind === 'tick') {
+              group.clock.advanceMs(10);
+              for (const id of group.ids) {
+                group.core(id).tick();
+                const output = group.core(id).drain();
+                for (const { to, message } of output.messages) {
+                  group.inFlight.push({ from: id, to, message: structuredClone(message) });
+                }
+              }
+            } else if (step.kind === 'restart') {
+              // A crash: what was in flight to or from it may be lost; its disk is kept.
+              const id = group.ids[step.replica] as string;
+              group.inFlight = group.inFlight.filter((message) => message.to !== id);
+              group.start(id, group.core(id).durableState());
+            }
+          }
+          group.tick(80);
+          const states = group.states();
+          assert.equal(new Set(states).size, 1, states.join('\n'));
+        }),
+        { numRuns: 60 },
+      );
+    });
+  }
+
   it('lww: the winner is the write with the greatest (timestamp, replica) on every replica', () => {
     fc.assert(
       fc.property(
