@@ -623,7 +623,7 @@ const replayCommand = (seed: number): string =>
   `DISTKIT_SIM_SEED=${seed} node --import tsx --import ./scripts/fast-check-setup.mjs --test test/replication/leader-follower.test.ts`;
 
 /** Faults on the followers only: crashes, isolation, pauses and lossy links of r2 and r3. */
-export const followerFaults: FaultPlanOptions = {
+const followerFaults: FaultPlanOptions = {
   nodeIds: ['r2', 'r3'],
   faultPhaseMs: 4_000,
   weights: { crash: 1, isolate: 1, pause: 1, loss: 1 },
@@ -636,7 +636,7 @@ export const followerFaults: FaultPlanOptions = {
  * Faults that depose the leader: splits (clients still reach both sides, so an isolated
  * leader keeps taking writes) and crashes, long enough for the standby to take over.
  */
-export const leaderFaults: FaultPlanOptions = {
+const leaderFaults: FaultPlanOptions = {
   nodeIds: ['r1', 'r2', 'r3'],
   faultPhaseMs: 4_000,
   weights: { split: 2, crash: 1 },
@@ -815,7 +815,7 @@ describe('leaderFollower in the simulator', () => {
 });
 
 /** Slow links (the followers lag by up to 200 ms) with a failover now and then. */
-export const laggingLinks: FaultPlanOptions = {
+const laggingLinks: FaultPlanOptions = {
   nodeIds: ['r1', 'r2', 'r3'],
   faultPhaseMs: 4_000,
   weights: { 'latency-spike': 2, clog: 1 },
@@ -826,7 +826,10 @@ export const laggingLinks: FaultPlanOptions = {
 };
 
 /** Read-your-writes and monotonic-reads violations of async local reads at any replica. */
-function sessionViolations(seed: number, sessions: boolean): number {
+function sessionViolations(
+  seed: number,
+  sessions: boolean,
+): { seed: number; violations: number; failovers: number } {
   const result = runReplicationScenario({
     seed,
     factory: leaderFollower({ replication: 'async' }),
@@ -841,30 +844,35 @@ function sessionViolations(seed: number, sessions: boolean): number {
   const operations = result.workload.history
     .operations()
     .map((operation) => ({ ...operation, session: Number(operation.process) % clientCount }));
-  let count = 0;
+  let violations = 0;
   for (const check of [checkReadYourWrites(operations), checkMonotonicReads(operations)]) {
-    count += check.verdict === 'violation' ? check.violationCount : 0;
+    violations += check.verdict === 'violation' ? check.violationCount : 0;
   }
-  return count;
+  let failovers = 0;
+  for (const program of result.programs.values()) {
+    failovers += (program.core.metrics() as Partial<LeaderFollowerMetrics>).failovers ?? 0;
+  }
+  return { seed, violations, failovers };
 }
 
 describe('leaderFollower session tokens in the simulator', () => {
   it('local reads at lagging followers keep read-your-writes and monotonic reads with tokens, and break them without', () => {
-    const withTokens = seedsFromEnvironment(process.env, seeds).map((seed) => ({
-      seed,
-      violations: sessionViolations(seed, true),
-    }));
-    const withoutTokens = seedsFromEnvironment(process.env, seeds).map((seed) => ({
-      seed,
-      violations: sessionViolations(seed, false),
-    }));
+    const chosen = seedsFromEnvironment(process.env, seeds);
+    const withTokens = chosen.map((seed) => sessionViolations(seed, true));
+    const withoutTokens = chosen.map((seed) => sessionViolations(seed, false));
     console.log(
       `async local reads, session violations per seed with tokens: ${JSON.stringify(withTokens)}; without: ${JSON.stringify(withoutTokens)}`,
     );
-    for (const run of withTokens) {
+    // An async failover can lose a write a session has seen, and no token brings it back
+    // (a slow link can outlast failoverTicks): the promise holds where no failover lost one.
+    for (const run of withTokens.filter((candidate) => candidate.failovers === 0)) {
       assert.equal(run.violations, 0, `seed ${run.seed}; replay: ${replayCommand(run.seed)}`);
     }
-    if (withoutTokens.length > 1) {
+    if (chosen.length > 1) {
+      assert.ok(
+        withTokens.filter((run) => run.failovers === 0).length >= chosen.length / 2,
+        'most seeds ran without a failover',
+      );
       assert.ok(
         withoutTokens.some((run) => run.violations > 0),
         'without tokens some read goes back in time',
