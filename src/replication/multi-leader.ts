@@ -236,6 +236,8 @@ interface SyncRound {
   /** The responder's applied vector on the first page. */
   vector: [string, number][] | undefined;
   sentTick: number;
+  /** Some key of a page could not be merged: the vector is not adopted. */
+  incomplete: boolean;
 }
 
 const messageTypes = {
@@ -773,6 +775,7 @@ class MultiLeaderReplica implements ReplicaCore {
       cursor: null,
       vector: undefined,
       sentTick: this.#tick,
+      incomplete: false,
     };
     this.#syncs.set(peer, round);
     this.#sendSyncRequest(peer, round);
@@ -824,16 +827,19 @@ class MultiLeaderReplica implements ReplicaCore {
       return false;
     }
     for (const entry of decoded) {
-      if (this.#merge(entry.key, entry.state, entry.seqs).changed) {
+      const outcome = this.#merge(entry.key, entry.state, entry.seqs);
+      if (outcome.changed) {
         this.#metrics.antiEntropyRepairs += 1;
       }
+      // A key left out (the key bound) means this round cannot vouch for the vector.
+      round.incomplete ||= !outcome.merged;
     }
     if (page.cursor === null) {
       round.vector = theirs.applied;
     }
     if (page.next === null) {
       this.#syncs.delete(peer);
-      const vector = round.vector ?? [];
+      const vector = round.incomplete ? [] : (round.vector ?? []);
       const context = CausalContext.fromJSON({ vector, cloud: [] });
       this.#applied.merge(context);
       this.#refreshApplied();
