@@ -331,6 +331,7 @@ type FieldName =
   | 'logical'
   | 'writer'
   | 'root'
+  | 'complete'
   | 'branches'
   | 'branch'
   | 'leaves'
@@ -1281,22 +1282,35 @@ export class LeaderlessReplica implements ReplicaCore {
       }
     }
     if (leaves.length > 0) {
-      const entries = this.#sharedEntries(from, leaves).map(
-        ([key, version]) => [key, version.wallMs, version.logical, version.writer] as const,
-      );
-      this.#send(from, { type: 'ae-summary', leaves, entries });
+      // A summary holds at most a message's worth of entries. When the differing leaves
+      // hold more, it is a window starting at a random entry, so that successive rounds
+      // cover them all; `complete` tells the other side whether a key it does not see is
+      // absent here or only outside the window.
+      const shared = this.#sharedEntries(from, leaves);
+      const limit = this.#settings.entriesPerMessageMax;
+      const complete = shared.length <= limit;
+      const start = complete ? 0 : this.#random.integer(0, shared.length - 1);
+      const entries: (readonly [string, number, number, string])[] = [];
+      for (let index = 0; index < Math.min(limit, shared.length); index += 1) {
+        const [key, version] = shared[(start + index) % shared.length] as [
+          string,
+          LeaderlessVersion,
+        ];
+        entries.push([key, version.wallMs, version.logical, version.writer]);
+      }
+      this.#send(from, { type: 'ae-summary', leaves, entries, complete });
     }
     return true;
   }
 
-  /** This replica's entries in `leaves` that `peer` also replicates, at most a message's worth. */
+  /**
+   * This replica's entries in `leaves` that `peer` also replicates. Local work only,
+   * bounded by the store: what goes into messages is capped by the callers.
+   */
   #sharedEntries(peer: string, leaves: readonly number[]): [string, LeaderlessVersion][] {
     const found: [string, LeaderlessVersion][] = [];
     for (const leaf of leaves) {
       for (const key of this.#leafKeys[leaf] as Set<string>) {
-        if (found.length >= this.#settings.entriesPerMessageMax) {
-          return found;
-        }
         if (this.preferenceList(key).includes(peer)) {
           found.push([key, this.#store.get(key) as LeaderlessVersion]);
         }
@@ -1306,8 +1320,9 @@ export class LeaderlessReplica implements ReplicaCore {
   }
 
   #onAntiEntropySummary(from: string, message: Fields): boolean {
-    const { leaves, entries } = message;
+    const { leaves, entries, complete } = message;
     if (
+      typeof complete !== 'boolean' ||
       !Array.isArray(leaves) ||
       leaves.length > merkleLeafCount ||
       !leaves.every((leaf) => Number.isInteger(leaf) && leaf >= 0 && leaf < merkleLeafCount) ||
@@ -1332,29 +1347,29 @@ export class LeaderlessReplica implements ReplicaCore {
     }
     const push: [string, LeaderlessVersion][] = [];
     const pull: string[] = [];
-    const mine = this.#sharedEntries(from, leaves as number[]);
-    const mineKeys = new Set<string>();
-    for (const [key, version] of mine) {
-      mineKeys.add(key);
+    const limit = this.#settings.entriesPerMessageMax;
+    for (const [key, version] of this.#sharedEntries(from, leaves as number[])) {
       const stamp = theirs.get(key);
-      if (stamp === undefined || compareStamps(version, stamp) > 0) {
+      // A key outside an incomplete summary may well be there: leave it to a later round.
+      if (stamp === undefined ? complete : compareStamps(version, stamp) > 0) {
         push.push([key, version]);
-      } else if (compareStamps(version, stamp) < 0) {
+      } else if (stamp !== undefined && compareStamps(version, stamp) < 0) {
         pull.push(key);
       }
     }
     for (const key of theirs.keys()) {
-      if (!mineKeys.has(key) && this.#isOwner(key) && !this.#store.has(key)) {
+      if (!this.#store.has(key) && this.#isOwner(key)) {
         pull.push(key);
       }
     }
     if (push.length > 0) {
-      this.#send(from, { type: 'ae-push', entries: push });
+      // Repaired keys drop out of the next round's differences, so the rest follow.
+      this.#send(from, { type: 'ae-push', entries: push.slice(0, limit) });
     }
     if (pull.length > 0) {
       this.#send(from, {
         type: 'ae-pull',
-        keys: pull.slice(0, this.#settings.entriesPerMessageMax),
+        keys: pull.slice(0, limit),
       });
     }
     return true;

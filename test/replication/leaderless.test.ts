@@ -515,6 +515,47 @@ describe('leaderless: anti-entropy', () => {
     );
   });
 
+  it('bounded messages: many differing keys converge over several rounds', () => {
+    const mine: [string, LeaderlessVersion][] = [];
+    const theirs: [string, LeaderlessVersion][] = [];
+    for (let index = 0; index < 2_000; index += 1) {
+      const key = `k${index}`;
+      mine.push([key, version('same', 1_000, 'a')]);
+      if (index % 3 === 0) {
+        theirs.push([key, version('newer', 2_000, 'b')]); // 667 keys newer on b
+      } else if (index % 3 === 1) {
+        theirs.push([key, version('same', 1_000, 'a')]);
+      } // and 666 keys missing on b
+    }
+    const cluster = new Cluster(
+      { replicationFactor: 2, antiEntropyEveryTicks: 1, entriesPerMessageMax: 40 },
+      ['a', 'b'],
+      new Map([
+        ['a', stateOf(mine)],
+        ['b', stateOf(theirs)],
+      ]),
+    );
+    let rounds = 0;
+    const converged = (): boolean =>
+      mine.every(
+        ([key]) =>
+          JSON.stringify(cluster.core('a').storedVersion(key)) ===
+          JSON.stringify(cluster.core('b').storedVersion(key)),
+      );
+    while (!converged()) {
+      assert.ok(rounds < 400, 'converges');
+      cluster.tick(1);
+      rounds += 1;
+      for (const message of cluster.delivered) {
+        assert.ok(((message.message.entries as unknown[] | undefined)?.length ?? 0) <= 40);
+      }
+      cluster.delivered.length = 0;
+    }
+    assert.equal(cluster.core('b').storedVersion('k1')?.value, 'same');
+    assert.equal(cluster.core('a').storedVersion('k0')?.value, 'newer');
+    assert.equal(cluster.core('b').storedVersion('k2')?.value, 'same');
+  });
+
   it('merkleDifference finds exactly the keys that differ between two random stores', () => {
     const store = fc.dictionary(
       fc.string({ minLength: 1, maxLength: 6 }),
