@@ -645,6 +645,66 @@ describe('leaderless: robustness', () => {
     assert.equal(core.metrics().storedKeys, 0);
   });
 
+  it('never throws on random peer messages (fast-check)', () => {
+    const types = [
+      'write',
+      'write-ack',
+      'read',
+      'read-reply',
+      'repair',
+      'handoff',
+      'handoff-ack',
+      'ae-root',
+      'ae-branches',
+      'ae-leaves',
+      'ae-summary',
+      'ae-push',
+      'ae-pull',
+    ];
+    const field = fc.oneof(
+      fc.anything(),
+      fc.constantFrom('k', 'r2', 'r9', '\ud800', ''),
+      fc.record({
+        value: fc.oneof(fc.string(), fc.anything()),
+        wallMs: fc.oneof(fc.integer(), fc.double()),
+        logical: fc.integer(),
+        writer: fc.constantFrom('r1', 'r2', 'x'),
+      }),
+      fc.array(fc.oneof(fc.integer(), fc.anything()), { maxLength: 20 }),
+    );
+    const message = fc.oneof(
+      fc.anything(),
+      fc.record(
+        {
+          type: fc.constantFrom(...types),
+          rid: field,
+          key: field,
+          version: field,
+          hintFor: field,
+          root: field,
+          branches: field,
+          leaves: field,
+          entries: field,
+          keys: field,
+          complete: field,
+        },
+        { requiredKeys: ['type'] },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 20 }), (messages) => {
+        const cluster = new Cluster({ sloppyQuorum: true, antiEntropyEveryTicks: 1 });
+        const core = cluster.core('r1');
+        for (const item of messages) {
+          core.step('r2', item);
+        }
+        core.tick();
+        core.drain();
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('a restarted replica keeps its stored versions and never stamps older', () => {
     const cluster = new Cluster({ writeQuorum: 1 });
     const key = cluster.keyOwnedBy(['r1']);
