@@ -540,6 +540,34 @@ describe('leaderFollower: options and malformed input', () => {
     assert.equal(cluster.reply(id)?.status, 'unavailable');
   });
 
+  it('compacts what every replica holds, and refuses writes once a follower down fills the log', () => {
+    const cluster = new Cluster({ replication: 'async', logEntryCountMax: 4 });
+    for (let value = 1; value <= 10; value += 1) {
+      cluster.write('r1', `k${value % 3}`, `v${value}`);
+      cluster.tick();
+      cluster.deliver();
+    }
+    for (const id of cluster.ids) {
+      const state = cluster.core(id).durableState() as { base: { index: number } };
+      assert.ok(state.base.index > 0, `${id} compacted its log`);
+      const read = cluster.read(id, 'k1', { settings: { localRead: true } });
+      assert.equal((cluster.reply(read) as { value?: string }).value, 'v10');
+    }
+    cluster.isolate('r3');
+    const answers = [11, 12, 13, 14, 15].map((value) => {
+      const id = cluster.write('r1', 'k', `v${value}`);
+      cluster.tick();
+      cluster.deliver();
+      return cluster.reply(id)?.status;
+    });
+    assert.deepEqual(answers, ['ok', 'ok', 'ok', 'ok', 'unavailable']);
+    cluster.heal();
+    cluster.tick();
+    cluster.deliver();
+    const later = cluster.write('r1', 'k', 'v16');
+    assert.equal(cluster.reply(later)?.status, 'ok', 'r3 caught up; the log compacted again');
+  });
+
   it('past pendingWriteCountMax a write is refused unavailable', () => {
     const cluster = new Cluster({ replication: 'sync', pendingWriteCountMax: 2 });
     cluster.isolate('r1');
