@@ -142,9 +142,13 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     name: 'replication',
     layer: 2,
     summary:
-      'The port every replication mode implements (modes arriving: leader-follower, multi-leader, leaderless)',
+      'Replication modes as sans-I/O state machines behind one port: leader-follower, multi-leader, leaderless',
     capabilities: [
-      'ReplicaCore: a replication mode as a sans-I/O state machine (request, step, tick, drain), with explicit durable state for crash and restart',
+      'ReplicaCore: a replication mode as a sans-I/O state machine (request, step, tick, drain), with explicit durable state for crash and restart; parseReplicaRequest for requests from the network',
+      'leaderFollower: sync, semi-sync (k acknowledgements) and async replication; local reads with reported staleness; hot-standby failover with epoch fencing; a deposed leader counts the acknowledged writes it discards; session tokens refuse reads that would go back in time',
+      'multiLeader: every replica accepts writes and replicates with retransmission and anti-entropy; conflicts by last-writer-wins on hybrid logical clocks (counting the concurrent writes it overwrites), by siblings on dotted version vectors, or by an MVRegister CRDT',
+      'leaderless: Dynamo-style preference lists on the consistent-hash ring, per-request W and R, sloppy quorum with hinted handoff, read repair, Merkle-tree anti-entropy',
+      'Evidence: seeded simulations checked by distkit/check show sync leader-follower linearizable and lossless, async losing acknowledged writes on failover (counted), LWW losing concurrent updates while siblings keep them, W+R>N never reading a replaced value yet not linearizable, W=R=1 and sloppy quorums serving stale reads',
     ],
   },
   {
