@@ -52,6 +52,20 @@ function persist(node: RaftNode): RaftMessage[] {
   return [...ready.messages];
 }
 
+/** Follower `from` of term 1 acknowledges the leader's entries up to `index`. */
+function acknowledge(leader: RaftNode, from: string, index: number): void {
+  leader.step({
+    type: 'append-response',
+    from,
+    to: '1',
+    term: 1,
+    index,
+    rejected: false,
+    hintIndex: 0,
+    hintTerm: 0,
+  });
+}
+
 /** Drives a single leader '1' of voters 1, 2, 3 by answering its votes by hand. */
 function electedLeader(options: Partial<RaftNodeOptions> = {}): RaftNode {
   const storage = new MemoryRaftStorage();
@@ -133,16 +147,7 @@ describe('proposals', () => {
       reason: 'uncommitted-limit',
     });
     const last = leader.status().lastIndex;
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index: last,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', last);
     assert.equal(leader.status().commitIndex, last);
     assert.equal(leader.propose(new Uint8Array(60)).status, 'appended');
   });
@@ -152,16 +157,7 @@ describe('flow control', () => {
   it('keeps at most inflightMessageCountMax appends unacknowledged per follower', () => {
     const leader = electedLeader({ inflightMessageCountMax: 2 });
     // Move follower 2 to replicate state.
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index: 1,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', 1);
     persist(leader);
     // One proposal per ready: each ready owes follower 2 one append, until two are unacknowledged.
     const appendsTo2: RaftMessage[] = [];
@@ -176,16 +172,7 @@ describe('flow control', () => {
     }
     assert.equal(appendsTo2.length, 2);
     // An acknowledgement frees room for the next append.
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index: 2,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', 2);
     const next = persist(leader).filter(
       (message) => message.to === '2' && message.type === 'append',
     );
@@ -194,32 +181,14 @@ describe('flow control', () => {
 
   it('batches entries into messages of at most messageBytesMax', () => {
     const leader = electedLeader({ messageBytesMax: 40 });
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index: 1,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', 1);
     persist(leader);
     for (let index = 0; index < 4; index += 1) {
       leader.propose(bytes('0123'));
     }
     persist(leader);
     // A follower in probe state gets one message; it holds as many entries as fit.
-    leader.step({
-      type: 'append-response',
-      from: '3',
-      to: '1',
-      term: 1,
-      index: 1,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '3', 1);
     const append = leader
       .ready()
       .messages.find((message) => message.to === '3' && message.type === 'append');
@@ -381,16 +350,7 @@ describe('read mode per request', () => {
   function readyLeader(): RaftNode {
     const leader = electedLeader();
     const last = leader.status().lastIndex;
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index: last,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', last);
     persist(leader);
     assert.equal(leader.status().commitIndex, last);
     return leader;
@@ -478,16 +438,7 @@ describe('a leader sending before it persists (persistBeforeSend false)', () => 
   it('commits an entry only once the leader persisted it or a majority without it did', () => {
     const leader = electedLeader();
     const last = leader.status().lastIndex;
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index: last,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', last);
     persist(leader);
     const committedBefore = leader.status().commitIndex;
     assert.equal(leader.propose(bytes('x')).status, 'appended');
@@ -495,16 +446,7 @@ describe('a leader sending before it persists (persistBeforeSend false)', () => 
     assert.equal(ready.persistBeforeSend, false);
     const index = (ready.entries[0] as Entry).index;
     // Follower 2 wrote it; the leader's own write has not finished: 1 of 3 disks.
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', index);
     assert.equal(leader.status().commitIndex, committedBefore, 'not committed on one disk');
     (storages.get(leader) as MemoryRaftStorage).append(ready.entries);
     leader.advance(ready);
@@ -550,16 +492,7 @@ describe('a leader sending before it persists (persistBeforeSend false)', () => 
 describe('appends owed at the next ready', () => {
   it('sends proposals made between two readies in one append per follower', () => {
     const leader = electedLeader();
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index: leader.status().lastIndex,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', leader.status().lastIndex);
     persist(leader);
     for (let index = 0; index < 5; index += 1) {
       assert.equal(leader.propose(bytes(`batch${index}`)).status, 'appended');
@@ -573,16 +506,7 @@ describe('appends owed at the next ready', () => {
 
   it('tells each follower a new commit index once, however many answers advanced it', () => {
     const leader = electedLeader();
-    leader.step({
-      type: 'append-response',
-      from: '2',
-      to: '1',
-      term: 1,
-      index: leader.status().lastIndex,
-      rejected: false,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    acknowledge(leader, '2', leader.status().lastIndex);
     persist(leader);
     for (let index = 0; index < 3; index += 1) {
       leader.propose(bytes(`c${index}`));
@@ -590,16 +514,7 @@ describe('appends owed at the next ready', () => {
     }
     const last = leader.status().lastIndex;
     for (let index = last - 2; index <= last; index += 1) {
-      leader.step({
-        type: 'append-response',
-        from: '2',
-        to: '1',
-        term: 1,
-        index,
-        rejected: false,
-        hintIndex: 0,
-        hintTerm: 0,
-      });
+      acknowledge(leader, '2', index);
     }
     assert.equal(leader.status().commitIndex, last);
     const toFollower2 = persist(leader).filter(
