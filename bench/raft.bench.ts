@@ -233,6 +233,9 @@ class MemoryCluster {
 }
 
 const coreBatchSizes = [1, 64, 256];
+/** Wall time of the CPU-time measurement of each batch size, after the harness's. */
+const coreCpuWallMs = 1_000;
+const coreCpu = new Map<number, { cpuNsPerProposal: number; wallNsPerProposal: number }>();
 const coreComparisons: Comparison[] = [];
 const coreClusters: MemoryCluster[] = [];
 for (const batch of coreBatchSizes) {
@@ -530,27 +533,22 @@ async function runWindow(
   const startedAt = performance.now();
   const windowStart = startedAt + warmupMs;
   const windowEnd = windowStart + windowMs;
-  let cpuBefore: number[] = [];
-  let otherCpuBefore: number[] = [];
-  let clientCpuBefore = process.cpuUsage();
-  let machineBefore = 0;
-  let machineAfter = 0;
+  const sample = (): CpuSample => ({
+    atMs: performance.now(),
+    machineTicks: machineBusyTicks(),
+    serverTicks: cpuTicks(processes),
+    otherTicks: cpuTicks(otherProcesses),
+    client: process.cpuUsage(),
+  });
+  // CPU is sampled at the window's edges; a late timer (a busy event loop) only moves the
+  // sample, whose own time is what the percentages divide by.
+  let before: CpuSample | undefined;
+  let after: CpuSample | undefined;
   const windowTimer = setTimeout(() => {
-    machineBefore = machineBusyTicks();
-    cpuBefore = cpuTicks(processes);
-    otherCpuBefore = cpuTicks(otherProcesses);
-    clientCpuBefore = process.cpuUsage();
+    before = sample();
   }, warmupMs);
-  let cpuAfter: number[] = [];
-  let otherCpuAfter: number[] = [];
-  let clientCpu = { user: 0, system: 0 };
-  let measuredMs = windowMs;
   const endTimer = setTimeout(() => {
-    machineAfter = machineBusyTicks();
-    cpuAfter = cpuTicks(processes);
-    otherCpuAfter = cpuTicks(otherProcesses);
-    clientCpu = process.cpuUsage(clientCpuBefore);
-    measuredMs = performance.now() - windowStart;
+    after = sample();
   }, warmupMs + windowMs);
 
   const client = async (clientIndex: number): Promise<void> => {
@@ -581,32 +579,53 @@ async function runWindow(
   } finally {
     clearTimeout(windowTimer);
     clearTimeout(endTimer);
+    after ??= sample();
     await connection.close();
   }
-  const seconds = measuredMs / 1_000;
-  const percent = (before: number | undefined, after: number | undefined): number =>
-    (((after ?? Number.NaN) - (before ?? Number.NaN)) / clockTicksPerSecond / seconds) * 100;
-  const serverProcesses = processes.map((entry, index) => ({
-    label: entry.label,
-    cpuPercent: percent(cpuBefore[index], cpuAfter[index]),
-  }));
-  const otherClusterPercent = otherProcesses.reduce(
-    (sum, _, index) => sum + percent(otherCpuBefore[index], otherCpuAfter[index]),
-    0,
-  );
   return {
     writeCount,
     errorCount,
     errors,
-    elapsedMs: measuredMs,
+    elapsedMs: windowMs,
     latenciesMs,
-    cpu: {
-      serverProcesses,
-      serverTotalPercent: serverProcesses.reduce((sum, entry) => sum + entry.cpuPercent, 0),
-      clientPercent: ((clientCpu.user + clientCpu.system) / 1e6 / seconds) * 100,
-      otherClusterPercent,
-      machinePercent: percent(machineBefore, machineAfter),
-    },
+    cpu: cpuWindow(processes, before, after),
+  };
+}
+
+interface CpuSample {
+  readonly atMs: number;
+  readonly machineTicks: number;
+  readonly serverTicks: readonly number[];
+  readonly otherTicks: readonly number[];
+  readonly client: NodeJS.CpuUsage;
+}
+
+function cpuWindow(
+  processes: readonly ServerProcess[],
+  before: CpuSample | undefined,
+  after: CpuSample,
+): CpuWindow {
+  const seconds = before === undefined ? Number.NaN : (after.atMs - before.atMs) / 1_000;
+  const percent = (from: number | undefined, to: number | undefined): number =>
+    (((to ?? Number.NaN) - (from ?? Number.NaN)) / clockTicksPerSecond / seconds) * 100;
+  const serverProcesses = processes.map((entry, index) => ({
+    label: entry.label,
+    cpuPercent: percent(before?.serverTicks[index], after.serverTicks[index]),
+  }));
+  const otherClusterPercent = after.otherTicks.reduce(
+    (sum, ticks, index) => sum + percent(before?.otherTicks[index], ticks),
+    0,
+  );
+  const clientMicroseconds =
+    before === undefined
+      ? Number.NaN
+      : after.client.user + after.client.system - before.client.user - before.client.system;
+  return {
+    serverProcesses,
+    serverTotalPercent: serverProcesses.reduce((sum, entry) => sum + entry.cpuPercent, 0),
+    clientPercent: (clientMicroseconds / 1e6 / seconds) * 100,
+    otherClusterPercent,
+    machinePercent: percent(before?.machineTicks, after.machineTicks),
   };
 }
 
@@ -1213,6 +1232,35 @@ if (parts.has('core')) {
   for (const cluster of coreClusters) {
     cluster.check();
   }
+  // Wall time per proposal grows with whatever else the machine runs; the process's CPU
+  // time per proposal much less so. Measured apart, after the harness, for the same batches.
+  console.log(
+    '\nIn-memory core, CPU time of this process per proposal (less sensitive to other load than wall time):',
+  );
+  coreBatchSizes.forEach((batch, index) => {
+    const cluster = coreClusters[index] as MemoryCluster;
+    const cpuBefore = process.cpuUsage();
+    const wallStart = performance.now();
+    let proposals = 0;
+    while (performance.now() - wallStart < coreCpuWallMs) {
+      proposals += cluster.proposeAndCommit(batch);
+    }
+    const wallNs = (performance.now() - wallStart) * 1e6;
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuNs = (cpu.user + cpu.system) * 1e3;
+    coreCpu.set(batch, {
+      cpuNsPerProposal: cpuNs / proposals,
+      wallNsPerProposal: wallNs / proposals,
+    });
+    console.log(
+      `  ${String(batch).padStart(3)} in flight: ${(cpuNs / proposals / 1e3).toFixed(2)} µs CPU per proposal ` +
+        `(${formatCount(1e9 / (cpuNs / proposals))} proposals per CPU-second), ` +
+        `${(wallNs / proposals / 1e3).toFixed(2)} µs wall, over ${formatCount(proposals)} proposals`,
+    );
+  });
+  coreClusters.forEach((cluster) => {
+    cluster.check();
+  });
 }
 
 const clusterComparisons: ComparisonResult[] = [];
@@ -1402,7 +1450,21 @@ if (report !== undefined || clusterComparisons.length > 0) {
   const base: BenchReport = report ?? (await runBenchmarks({ module: 'raft', comparisons: [] }));
   const combined = {
     ...base,
-    comparisons: [...base.comparisons, ...clusterComparisons],
+    comparisons: [
+      ...base.comparisons.map((comparison, index) => {
+        const batch = coreBatchSizes[index];
+        const cpu = batch === undefined ? undefined : coreCpu.get(batch);
+        return cpu === undefined
+          ? comparison
+          : {
+              ...comparison,
+              // Measured after the harness, outside mitata: this process's CPU time.
+              cpuNsPerProposal: significant(cpu.cpuNsPerProposal),
+              wallNsPerProposalDuringCpuMeasurement: significant(cpu.wallNsPerProposal),
+            };
+      }),
+      ...clusterComparisons,
+    ],
     clusterWorkload: {
       valueBytes,
       warmupMsPerRound: warmupMs,
