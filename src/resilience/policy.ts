@@ -369,6 +369,19 @@ export class ExecutionContext implements PolicyContext {
 
   /** The error an aborted context stands for (see `abortError` in core); undefined if not aborted. */
   abortError(): DistkitErrorLike | undefined {
+    // A root on no signal that has not aborted, the common case of a policy called on its
+    // own, answers without the walk: a small body the compiler inlines into its callers.
+    if (
+      this.#parent === undefined &&
+      this.#callerSignal === undefined &&
+      this.#abortState === undefined
+    ) {
+      return undefined;
+    }
+    return this.#abortErrorOfChain();
+  }
+
+  #abortErrorOfChain(): DistkitErrorLike | undefined {
     for (let context: ExecutionContext | undefined = this; context; context = context.#parent) {
       const state = context.#abortState;
       if (state?.aborted === true) {
