@@ -1,0 +1,215 @@
+/**
+ * The partitioned store in `distkit/sim`: store nodes as simulated nodes, clients as a
+ * `register` workload whose every request asks for one consistency level, and an
+ * optional nemesis, so a run's history can be checked by `distkit/check`.
+ *
+ * @module
+ */
+
+import type { Random, Scheduler } from '../core/index.js';
+import {
+  type CompleteOperation,
+  type FaultPlanOptions,
+  type LinkOptions,
+  Nemesis,
+  type NodeHost,
+  Simulation,
+  Workload,
+  type WorkloadClient,
+  type WorkloadOperation,
+} from '../sim/index.js';
+import { type StoreNodeDurableState, StoreNodeProgram } from './shard-node.js';
+import {
+  StoreClient,
+  type StoreClientOptions,
+  type StoreRequestOptions,
+  type StoreResult,
+} from './sharded-client.js';
+import type { ShardedStoreLayout } from './sharded-store.js';
+
+/**
+ * A `distkit/sim` workload client that speaks to the store through a
+ * {@link StoreClient}: `read` and `write` operations of the `register` model, each at
+ * the level `options(operation)` gives. Values are the workload's unique numbers.
+ */
+export class StoreWorkloadClient implements WorkloadClient {
+  /** The store client. */
+  readonly client: StoreClient;
+
+  constructor(
+    readonly host: NodeHost,
+    layout: ShardedStoreLayout,
+    readonly options: (operation: WorkloadOperation) => StoreRequestOptions,
+    clientOptions: Omit<StoreClientOptions, 'layout' | 'transport'> = {},
+  ) {
+    this.client = new StoreClient({
+      layout,
+      requestIdPrefix: `${host.id}.${host.incarnation}`,
+      ...clientOptions,
+      transport: {
+        id: host.id,
+        scheduler: host.scheduler as Scheduler,
+        random: host.random as Random,
+        send: (to, message) => host.send(to, message),
+      },
+    });
+  }
+
+  /** Runs one workload operation. */
+  invoke(operation: WorkloadOperation, complete: CompleteOperation): void {
+    const key = operation.key ?? 'k';
+    const done = (result: StoreResult): void => {
+      if (result.status === 'ok') {
+        const value = result.value;
+        complete({
+          status: 'ok',
+          output: value === undefined || value === null ? null : Number(value),
+        });
+      } else if (result.status === 'unavailable') {
+        complete({ status: 'fail' });
+      } else {
+        complete({ status: 'unknown' });
+      }
+    };
+    if (operation.kind === 'read') {
+      this.client.read(key, this.options(operation), done);
+    } else {
+      this.client.write(key, String(operation.input), this.options(operation), done);
+    }
+  }
+
+  /** A message from a store node. */
+  onMessage(from: string, message: unknown): void {
+    this.client.onMessage(from, message);
+  }
+}
+
+/** Options of {@link runShardedStoreWorkload}. */
+export interface ShardedStoreWorkloadOptions {
+  /** The simulation's seed. */
+  readonly seed: number;
+  /** The store's layout; its nodes become simulated server nodes. */
+  readonly layout: ShardedStoreLayout;
+  /** The level of each operation. */
+  readonly options: (operation: WorkloadOperation, clientIndex: number) => StoreRequestOptions;
+  /** Milliseconds between replica ticks. Default 10. */
+  readonly tickMs?: number;
+  /** Clients. Default 4. */
+  readonly clientCount?: number;
+  /** Operations in all. Default 200. */
+  readonly operationCountMax?: number;
+  /** Keys `k0`... the operations spread over. Default 6. */
+  readonly keyCount?: number;
+  /** Relative weights of `read` and `write`. Default equal. */
+  readonly mix?: Readonly<Record<string, number>>;
+  /** Think time between a client's operations, at most. Default 40. */
+  readonly thinkMsMax?: number;
+  /** The workload's timeout per operation; the client's deadline is 50 ms less. Default 1,000. */
+  readonly operationTimeoutMs?: number;
+  /** Client options (deadline, attempts, staleness margin...). */
+  readonly client?: Omit<StoreClientOptions, 'layout' | 'transport'>;
+  /**
+   * Whether a client may run a write (say, one writer per key, as bounded staleness
+   * needs): a write it may not run is recorded as failed without being sent. Default
+   * every client writes.
+   */
+  readonly writer?: (clientIndex: number, operation: WorkloadOperation) => boolean;
+  /** How links behave (latency, loss). */
+  readonly network?: LinkOptions;
+  /** Faults drawn by a nemesis; omit for a healthy run. */
+  readonly faults?: Omit<FaultPlanOptions, 'nodeIds' | 'faultPhaseMs'> & {
+    readonly nodeIds?: readonly string[];
+  };
+  /** When faults stop and the heal runs. Default 3,000. */
+  readonly faultPhaseMs?: number;
+  /** Quiet time after the workload before the run ends. Default 0. */
+  readonly quietMsAfter?: number;
+}
+
+/** The outcome of {@link runShardedStoreWorkload}. */
+export interface ShardedStoreWorkloadResult {
+  /** The simulation, for its trace and network counters. */
+  readonly simulation: Simulation;
+  /** The workload, with the history. */
+  readonly workload: Workload;
+  /** Each node's latest program. */
+  readonly programs: ReadonlyMap<string, StoreNodeProgram>;
+  /** The nemesis, when faults were given. */
+  readonly nemesis: Nemesis | undefined;
+}
+
+/**
+ * One seeded run of the store: nodes, a workload at the given levels, and faults. A
+ * crashed node restarts from its replicas' durable states.
+ *
+ * @example
+ * ```ts
+ * const run = runShardedStoreWorkload({ seed: 1, layout, options: () => ({ consistency: 'linearizable' }) });
+ * run.workload.history.operations();
+ * ```
+ */
+export function runShardedStoreWorkload(
+  options: ShardedStoreWorkloadOptions,
+): ShardedStoreWorkloadResult {
+  const tickMs = options.tickMs ?? 10;
+  const simulation = new Simulation({
+    seed: options.seed,
+    ...(options.network === undefined ? {} : { network: options.network }),
+  });
+  const programs = new Map<string, StoreNodeProgram>();
+  for (const id of options.layout.nodes) {
+    simulation.addNode({
+      id,
+      program: (host) => {
+        const previous: StoreNodeDurableState | undefined = programs.get(id)?.core.durableState();
+        const program = new StoreNodeProgram(host, options.layout, tickMs, previous);
+        programs.set(id, program);
+        return program;
+      },
+    });
+  }
+  const operationTimeoutMs = options.operationTimeoutMs ?? 1_000;
+  const writer = options.writer;
+  const workload = new Workload(simulation, {
+    model: 'register',
+    clientCount: options.clientCount ?? 4,
+    operationCountMax: options.operationCountMax ?? 200,
+    operationTimeoutMs,
+    thinkTime: { kind: 'uniform', delayMsMin: 0, delayMsMax: options.thinkMsMax ?? 40 },
+    keyCount: options.keyCount ?? 6,
+    ...(options.mix === undefined ? {} : { mix: options.mix }),
+    client: (host, clientIndex) => {
+      const store = new StoreWorkloadClient(
+        host,
+        options.layout,
+        (operation) => options.options(operation, clientIndex),
+        { deadlineMs: Math.max(1, operationTimeoutMs - 50), ...options.client },
+      );
+      if (writer === undefined) {
+        return store;
+      }
+      return {
+        invoke: (operation, complete) =>
+          operation.kind === 'read' || writer(clientIndex, operation)
+            ? store.invoke(operation, complete)
+            : complete({ status: 'fail' }),
+        onMessage: (from, message) => store.onMessage(from, message),
+      };
+    },
+  });
+  let nemesis: Nemesis | undefined;
+  if (options.faults !== undefined) {
+    nemesis = new Nemesis(simulation, {
+      faultPhaseMs: options.faultPhaseMs ?? 3_000,
+      plan: options.faults,
+    });
+  }
+  simulation.runUntil(() => workload.done, { timeoutMs: 120_000 });
+  if (nemesis !== undefined) {
+    nemesis.runUntilHealed();
+  }
+  if ((options.quietMsAfter ?? 0) > 0) {
+    simulation.runForMs(options.quietMsAfter as number);
+  }
+  return { simulation, workload, programs, nemesis };
+}
