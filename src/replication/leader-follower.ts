@@ -17,9 +17,8 @@ import {
   requireOneOf,
   requireOptions,
 } from '../core/index.js';
+import { ReplicaOutbox } from './core-support.js';
 import type {
-  ClientEnvelope,
-  PeerEnvelope,
   ReplicaCore,
   ReplicaCoreFactory,
   ReplicaCoreOptions,
@@ -468,8 +467,7 @@ class LeaderFollowerReplica implements ReplicaCore {
   readonly #pendingWrites = new Map<number, PendingWrite>();
   readonly #forwarded = new Map<string, ForwardedRequest>();
   readonly #seenRequests = new Set<string>();
-  #messages: PeerEnvelope[] = [];
-  #replies: ClientEnvelope[] = [];
+  readonly #outbox = new ReplicaOutbox();
 
   constructor(settings: Settings, options: ReplicaCoreOptions) {
     const given = requireOptions('options', options);
@@ -622,25 +620,22 @@ class LeaderFollowerReplica implements ReplicaCore {
       forwarded.ticks += 1;
       if (forwarded.ticks >= settings.forwardTimeoutTicks) {
         this.#forwarded.delete(requestKey);
-        this.#replies.push({
-          to: forwarded.client,
-          reply: forwarded.write
+        this.#outbox.reply(
+          forwarded.client,
+          forwarded.write
             ? {
                 id: forwarded.id,
                 status: 'unknown',
                 reason: 'forward-timeout: no answer from the leader; the write may still apply',
               }
             : { id: forwarded.id, status: 'unavailable', reason: 'forward-timeout' },
-        });
+        );
       }
     }
   }
 
   drain(): ReplicaOutput {
-    const output = { messages: this.#messages, replies: this.#replies };
-    this.#messages = [];
-    this.#replies = [];
-    return output;
+    return this.#outbox.drain();
   }
 
   durableState(): unknown {
@@ -852,7 +847,7 @@ class LeaderFollowerReplica implements ReplicaCore {
 
   #answer(target: ReplyTarget, reply: ForwardedReply): void {
     if (target.kind === 'client') {
-      this.#replies.push({ to: target.client, reply: { id: target.id, ...reply } as ReplicaReply });
+      this.#outbox.reply(target.client, { id: target.id, ...reply } as ReplicaReply);
     } else {
       const message: ForwardReplyMessage = {
         type: 'forward-reply',
@@ -860,7 +855,7 @@ class LeaderFollowerReplica implements ReplicaCore {
         requestKey: target.requestKey,
         reply,
       };
-      this.#messages.push({ to: target.peer, message });
+      this.#outbox.send(target.peer, message);
     }
   }
 
@@ -1024,7 +1019,7 @@ class LeaderFollowerReplica implements ReplicaCore {
       operation,
       ...(parseSessionToken(session) === undefined ? {} : { session: session as string }),
     };
-    this.#messages.push({ to: leader, message });
+    this.#outbox.send(leader, message);
   }
 
   // ---------------------------------------------------------------- replication
@@ -1057,7 +1052,7 @@ class LeaderFollowerReplica implements ReplicaCore {
       stableIndex: this.#stableIndex(),
       lastIndex: this.#lastIndex(),
     };
-    this.#messages.push({ to: follower, message });
+    this.#outbox.send(follower, message);
   }
 
   /** What every replica holds, as far as the leader knows. */
@@ -1078,7 +1073,7 @@ class LeaderFollowerReplica implements ReplicaCore {
         matchIndex,
         hintIndex,
       };
-      this.#messages.push({ to: from, message: answer });
+      this.#outbox.send(from, answer);
     };
     if (message.epoch < this.#epoch) {
       // Fencing: the sender leads an old epoch; this answer tells it the new one.
@@ -1221,10 +1216,7 @@ class LeaderFollowerReplica implements ReplicaCore {
       return;
     }
     this.#forwarded.delete(message.requestKey);
-    this.#replies.push({
-      to: forwarded.client,
-      reply: { id: forwarded.id, ...message.reply } as ReplicaReply,
-    });
+    this.#outbox.reply(forwarded.client, { id: forwarded.id, ...message.reply } as ReplicaReply);
   }
 
   // ---------------------------------------------------------------- validation

@@ -22,6 +22,7 @@ import {
   requireOptions,
 } from '../core/index.js';
 import { ConsistentHashRing } from '../partition/index.js';
+import { ReplicaOutbox } from './core-support.js';
 import {
   differingIndices,
   MerkleTree,
@@ -31,8 +32,6 @@ import {
   merkleLeavesPerBranch,
 } from './merkle-tree.js';
 import type {
-  ClientEnvelope,
-  PeerEnvelope,
   ReplicaCore,
   ReplicaCoreFactory,
   ReplicaCoreOptions,
@@ -377,8 +376,7 @@ export class LeaderlessReplica implements ReplicaCore {
   #ridCounter = 0;
   #tick = 0;
   readonly #antiEntropyOffset: number;
-  #messages: PeerEnvelope[] = [];
-  #replies: ClientEnvelope[] = [];
+  readonly #outbox = new ReplicaOutbox();
   readonly #metrics = {
     writesOk: 0,
     writesUnknown: 0,
@@ -568,10 +566,7 @@ export class LeaderlessReplica implements ReplicaCore {
 
   /** The messages and replies produced since the last call. */
   drain(): ReplicaOutput {
-    const output = { messages: this.#messages, replies: this.#replies };
-    this.#messages = [];
-    this.#replies = [];
-    return output;
+    return this.#outbox.drain();
   }
 
   /** Stored versions, pending hints and the clock; in-flight coordinations are volatile. */
@@ -1012,11 +1007,11 @@ export class LeaderlessReplica implements ReplicaCore {
   // ---- messages -------------------------------------------------------------------
 
   #send(to: string, message: Fields): void {
-    this.#messages.push({ to, message });
+    this.#outbox.send(to, message);
   }
 
   #reply(requester: Requester, reply: ReplicaReply): void {
-    this.#replies.push({ to: requester.client, reply });
+    this.#outbox.reply(requester.client, reply);
   }
 
   #validKey(key: unknown): key is string {

@@ -59,6 +59,7 @@ import {
   requireOptions,
 } from '../core/index.js';
 import { CausalContext } from '../crdt/index.js';
+import { ReplicaOutbox } from './core-support.js';
 import {
   hybridSuccessor,
   type KeyLimits,
@@ -68,8 +69,6 @@ import {
   type MultiLeaderConflictMode,
 } from './multi-leader-keys.js';
 import {
-  type ClientEnvelope,
-  type PeerEnvelope,
   parseReplicaRequest,
   type ReplicaCore,
   type ReplicaCoreFactory,
@@ -291,8 +290,7 @@ class MultiLeaderReplica implements ReplicaCore {
   #tick = 0;
   #syncCounter = 0;
   #restartSyncPending: boolean;
-  #messages: PeerEnvelope[] = [];
-  #replies: ClientEnvelope[] = [];
+  readonly #outbox = new ReplicaOutbox();
   readonly #metrics = {
     writesAccepted: 0,
     concurrentWritesOverwritten: 0,
@@ -473,10 +471,7 @@ class MultiLeaderReplica implements ReplicaCore {
   }
 
   drain(): ReplicaOutput {
-    const output = { messages: this.#messages, replies: this.#replies };
-    this.#messages = [];
-    this.#replies = [];
-    return output;
+    return this.#outbox.drain();
   }
 
   durableState(): unknown {
@@ -581,7 +576,7 @@ class MultiLeaderReplica implements ReplicaCore {
   }
 
   #reply(client: string, reply: ReplicaReply): void {
-    this.#replies.push({ to: client, reply });
+    this.#outbox.reply(client, reply);
   }
 
   #sessionToken(): string {
@@ -854,7 +849,7 @@ class MultiLeaderReplica implements ReplicaCore {
 
   #send(peer: ReplicaId, body: Record<string, unknown>): void {
     const message = { ...body, seq: this.#seq, applied: [...this.#appliedVector] };
-    this.#messages.push({ to: peer, message });
+    this.#outbox.send(peer, message);
   }
 
   /** Handles one message; `false` when it was malformed. */
