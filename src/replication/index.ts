@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+export { type ConsensusMetrics, type ConsensusOptions, consensus } from './consensus.js';
 export {
   formatSessionToken,
   type LeaderFollowerMetrics,
