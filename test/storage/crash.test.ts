@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WriteAheadLog } from '../../src/storage/index.js';
-import { temporaryFolder, textOf } from './helpers.js';
+import { temporaryFolderHook, textOf } from './helpers.js';
 
 const appender = fileURLToPath(new URL('./fixtures/appender.ts', import.meta.url));
 
@@ -45,13 +45,7 @@ function runAndKill(directory: string, ackCountMin: number): Promise<number[]> {
 }
 
 describe('WAL under SIGKILL of a real process', { timeout: 120_000 }, () => {
-  let folder: { path: string; remove: () => Promise<void> };
-  before(async () => {
-    folder = await temporaryFolder();
-  });
-  after(async () => {
-    await folder.remove();
-  });
+  const folder = temporaryFolderHook('all');
 
   it('every acknowledged append survives, records are intact and in order, and appending resumes', async () => {
     let expectedMinimum = 0;

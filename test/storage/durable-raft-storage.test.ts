@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFile, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   isAssertionError,
@@ -26,15 +26,9 @@ import {
   RaftLogStore,
   segmentFileName,
 } from '../../src/storage/index.js';
-import { bytesOf, temporaryFolder, textOf } from './helpers.js';
+import { bytesOf, temporaryFolderHook, textOf } from './helpers.js';
 
-let folder: { path: string; remove: () => Promise<void> };
-beforeEach(async () => {
-  folder = await temporaryFolder();
-});
-afterEach(async () => {
-  await folder.remove();
-});
+const folder = temporaryFolderHook();
 
 const membership: Membership = { voters: ['n1', 'n2', 'n3'], votersOutgoing: [], learners: [] };
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   isWalCorruptionError,
@@ -17,7 +17,7 @@ import {
   frameHeaderBytes,
   segmentHeaderBytes,
 } from '../../src/storage/segment-format.js';
-import { temporaryFolder } from './helpers.js';
+import { temporaryFolderHook } from './helpers.js';
 
 interface Built {
   readonly bytes: Uint8Array;
@@ -203,13 +203,7 @@ describe('WAL reader fuzzing (fast-check)', () => {
 });
 
 describe('WAL open fuzzing on real files (fast-check)', () => {
-  let folder: { path: string; remove: () => Promise<void> };
-  before(async () => {
-    folder = await temporaryFolder();
-  });
-  after(async () => {
-    await folder.remove();
-  });
+  const folder = temporaryFolderHook('all');
 
   it('damaged segments on disk: open gives a typed error or a log of intact records only', async () => {
     let run = 0;

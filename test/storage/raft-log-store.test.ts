@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isInvalidArgumentError } from '../../src/core/index.js';
 import { type RaftEntry, RaftLogStore } from '../../src/storage/index.js';
-import { bytesOf, temporaryFolder, textOf } from './helpers.js';
+import { bytesOf, temporaryFolderHook, textOf } from './helpers.js';
 
-let folder: { path: string; remove: () => Promise<void> };
-beforeEach(async () => {
-  folder = await temporaryFolder();
-});
-afterEach(async () => {
-  await folder.remove();
-});
+const folder = temporaryFolderHook();
 
 const entry = (index: number, term: number, text = `${index}@${term}`): RaftEntry => ({
   index,

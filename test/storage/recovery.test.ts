@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   isWalCorruptionError,
   segmentFileName,
@@ -9,15 +9,9 @@ import {
   type WalOptions,
   WriteAheadLog,
 } from '../../src/storage/index.js';
-import { bytesOf, temporaryFolder, textOf } from './helpers.js';
+import { bytesOf, temporaryFolderHook, textOf } from './helpers.js';
 
-let folder: { path: string; remove: () => Promise<void> };
-beforeEach(async () => {
-  folder = await temporaryFolder();
-});
-afterEach(async () => {
-  await folder.remove();
-});
+const folder = temporaryFolderHook();
 
 const smallSegments = (directory: string): WalOptions => ({
   directory,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isInvalidArgumentError, isLimitExceededError } from '../../src/core/index.js';
 import {
@@ -10,15 +10,9 @@ import {
   SnapshotStore,
   writeSnapshotFile,
 } from '../../src/storage/index.js';
-import { bytesOf, temporaryFolder, textOf } from './helpers.js';
+import { bytesOf, temporaryFolderHook, textOf } from './helpers.js';
 
-let folder: { path: string; remove: () => Promise<void> };
-beforeEach(async () => {
-  folder = await temporaryFolder();
-});
-afterEach(async () => {
-  await folder.remove();
-});
+const folder = temporaryFolderHook();
 
 describe('snapshot files', () => {
   it('write atomically and read back verified; no temporary file remains', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isInvalidArgumentError } from '../../src/core/index.js';
 import {
   crc32c,
@@ -11,15 +11,9 @@ import {
   segmentFileName,
   WriteAheadLog,
 } from '../../src/storage/index.js';
-import { bytesOf, temporaryFolder, textOf } from './helpers.js';
+import { bytesOf, temporaryFolderHook, textOf } from './helpers.js';
 
-let folder: { path: string; remove: () => Promise<void> };
-beforeEach(async () => {
-  folder = await temporaryFolder();
-});
-afterEach(async () => {
-  await folder.remove();
-});
+const folder = temporaryFolderHook();
 
 const record = (text: string, type = 7) => ({ type, payload: bytesOf(text) });
 
