@@ -43,6 +43,7 @@ export {
 } from './raft-node.js';
 export {
   type InitialState,
+  logEntriesWithinBytes,
   MemoryRaftStorage,
   type MemoryRaftStorageOptions,
   type RaftStorage,

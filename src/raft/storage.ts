@@ -17,6 +17,37 @@ import {
   type SnapshotMetadata,
 } from './types.js';
 
+/**
+ * {@link RaftStorage.entries} over a log kept as an array of the entries after
+ * `compactedIndex`: those of `[lowIndex, highIndex)`, stopping before the first that
+ * would take their total {@link entryBytes} over `bytesMax` (the first one always comes,
+ * so a large entry still moves). A range outside the log is the caller's bug.
+ */
+export function logEntriesWithinBytes(
+  log: { readonly compactedIndex: number; readonly entries: readonly Entry[] },
+  lowIndex: number,
+  highIndex: number,
+  bytesMax: number,
+): Entry[] {
+  const firstIndex = log.compactedIndex + 1;
+  const lastIndex = log.compactedIndex + log.entries.length;
+  assert(
+    lowIndex >= firstIndex && highIndex <= lastIndex + 1 && lowIndex <= highIndex,
+    () => `entries(${lowIndex}, ${highIndex}) outside [${firstIndex}, ${lastIndex}]`,
+  );
+  const result: Entry[] = [];
+  let bytes = 0;
+  for (let index = lowIndex; index < highIndex; index += 1) {
+    const entry = log.entries[index - firstIndex] as Entry;
+    bytes += entryBytes(entry);
+    if (result.length > 0 && bytes > bytesMax) {
+      break;
+    }
+    result.push(entry);
+  }
+  return result;
+}
+
 /** What a node starts from: its persisted hard state and membership. */
 export interface InitialState {
   readonly hardState: HardState;
@@ -112,23 +143,12 @@ export class MemoryRaftStorage implements RaftStorage {
   }
 
   entries(lowIndex: number, highIndex: number, bytesMax: number): Entry[] {
-    assert(
-      lowIndex >= this.firstIndex() && highIndex <= this.lastIndex() + 1 && lowIndex <= highIndex,
-      () =>
-        `entries(${lowIndex}, ${highIndex}) outside [${this.firstIndex()}, ${this.lastIndex()}]`,
+    return logEntriesWithinBytes(
+      { compactedIndex: this.#compactedIndex, entries: this.#entries },
+      lowIndex,
+      highIndex,
+      bytesMax,
     );
-    const offset = this.#compactedIndex + 1;
-    const result: Entry[] = [];
-    let bytes = 0;
-    for (let index = lowIndex; index < highIndex; index += 1) {
-      const entry = this.#entries[index - offset] as Entry;
-      bytes += entryBytes(entry);
-      if (result.length > 0 && bytes > bytesMax) {
-        break;
-      }
-      result.push(entry);
-    }
-    return result;
   }
 
   snapshot(): Snapshot {

@@ -14,7 +14,6 @@
 
 import { join } from 'node:path';
 import {
-  assert,
   DistkitError,
   type DistkitErrorOptions,
   errorGuard,
@@ -28,9 +27,9 @@ import {
 import {
   type Entry,
   type EntryType,
-  entryBytes,
   type HardState,
   type InitialState,
+  logEntriesWithinBytes,
   type Membership,
   type RaftStorage,
   type Snapshot,
@@ -495,22 +494,7 @@ export class DurableRaftStorage implements RaftStorage {
     this.#requireOpen();
     const view = this.#view;
     // Out of range is a bug of the caller (the core never asks for it), as in MemoryRaftStorage.
-    assert(
-      lowIndex >= view.firstIndex && highIndex <= view.lastIndex + 1 && lowIndex <= highIndex,
-      () => `entries(${lowIndex}, ${highIndex}) outside [${view.firstIndex}, ${view.lastIndex}]`,
-    );
-    const offset = view.firstIndex;
-    const result: Entry[] = [];
-    let bytes = 0;
-    for (let index = lowIndex; index < highIndex; index += 1) {
-      const entry = view.entries[index - offset] as Entry;
-      bytes += entryBytes(entry);
-      if (result.length > 0 && bytes > bytesMax) {
-        break;
-      }
-      result.push(entry);
-    }
-    return result;
+    return logEntriesWithinBytes(view, lowIndex, highIndex, bytesMax);
   }
 
   snapshot(): Snapshot {
