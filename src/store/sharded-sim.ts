@@ -122,8 +122,13 @@ export interface ShardedStoreWorkloadOptions {
   };
   /** When faults stop and the heal runs. Default 3,000. */
   readonly faultPhaseMs?: number;
-  /** Quiet time after the workload before the run ends. Default 0. */
+  /** Quiet time after the workload (and the heal) before the final reads. Default 0. */
   readonly quietMsAfter?: number;
+  /**
+   * After the quiet time, every client reads every key this many times more (at the
+   * same levels), in a second workload: the reads a convergence check judges. Default 0.
+   */
+  readonly finalReadRoundCount?: number;
 }
 
 /** The outcome of {@link runShardedStoreWorkload}. */
@@ -132,6 +137,8 @@ export interface ShardedStoreWorkloadResult {
   readonly simulation: Simulation;
   /** The workload, with the history. */
   readonly workload: Workload;
+  /** The final reads' workload, when `finalReadRoundCount` is above 0. */
+  readonly finalReads: Workload | undefined;
   /** Each node's latest program. */
   readonly programs: ReadonlyMap<string, StoreNodeProgram>;
   /** The nemesis, when faults were given. */
@@ -170,21 +177,25 @@ export function runShardedStoreWorkload(
   }
   const operationTimeoutMs = options.operationTimeoutMs ?? 1_000;
   const writer = options.writer;
+  const clientCount = options.clientCount ?? 4;
+  const keyCount = options.keyCount ?? 6;
+  const storeClient = (host: NodeHost, clientIndex: number): StoreWorkloadClient =>
+    new StoreWorkloadClient(
+      host,
+      options.layout,
+      (operation) => options.options(operation, clientIndex),
+      { deadlineMs: Math.max(1, operationTimeoutMs - 50), ...options.client },
+    );
   const workload = new Workload(simulation, {
     model: 'register',
-    clientCount: options.clientCount ?? 4,
+    clientCount,
     operationCountMax: options.operationCountMax ?? 200,
     operationTimeoutMs,
     thinkTime: { kind: 'uniform', delayMsMin: 0, delayMsMax: options.thinkMsMax ?? 40 },
-    keyCount: options.keyCount ?? 6,
+    keyCount,
     ...(options.mix === undefined ? {} : { mix: options.mix }),
     client: (host, clientIndex) => {
-      const store = new StoreWorkloadClient(
-        host,
-        options.layout,
-        (operation) => options.options(operation, clientIndex),
-        { deadlineMs: Math.max(1, operationTimeoutMs - 50), ...options.client },
-      );
+      const store = storeClient(host, clientIndex);
       if (writer === undefined) {
         return store;
       }
@@ -211,5 +222,22 @@ export function runShardedStoreWorkload(
   if ((options.quietMsAfter ?? 0) > 0) {
     simulation.runForMs(options.quietMsAfter as number);
   }
-  return { simulation, workload, programs, nemesis };
+  let finalReads: Workload | undefined;
+  const roundCount = options.finalReadRoundCount ?? 0;
+  if (roundCount > 0) {
+    const reads = new Workload(simulation, {
+      model: 'register',
+      clientCount,
+      clientIdPrefix: 'final-',
+      operationCountMax: roundCount * keyCount * clientCount,
+      operationTimeoutMs,
+      thinkTime: { kind: 'uniform', delayMsMin: 0, delayMsMax: 10 },
+      keyCount,
+      mix: { read: 1 },
+      client: storeClient,
+    });
+    simulation.runUntil(() => reads.done, { timeoutMs: 120_000 });
+    finalReads = reads;
+  }
+  return { simulation, workload, finalReads, programs, nemesis };
 }
