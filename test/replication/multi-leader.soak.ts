@@ -14,83 +14,24 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkLinearizability, registerModel } from '../../src/check/index.js';
-import {
-  type MultiLeaderConflictMode,
-  multiLeader,
-  type ReplicaCore,
-  type ReplicaCoreFactory,
-  type ReplicaRequest,
-} from '../../src/replication/index.js';
+import { multiLeader } from '../../src/replication/index.js';
 import { runSeeds, seedRange, seedsFromEnvironment } from '../../src/sim/index.js';
-import { type ReplicationScenarioResult, runReplicationScenario } from './sim-harness.js';
+import {
+  type AppliedWrite,
+  concurrentWriters,
+  finalRead,
+  modes,
+  partitionedWriters,
+  recording,
+  statesOf,
+  survivingValues,
+  totals as total,
+} from './multi-leader-scenario.js';
+import { runReplicationScenario } from './sim-harness.js';
 
-const modes: readonly MultiLeaderConflictMode[] = ['lww', 'siblings', 'crdt'];
 const seeds = seedsFromEnvironment(process.env, seedRange(1, 40));
 const replay = (seed: number): string =>
   `DISTKIT_SIM_SEED=${seed} node scripts/run-tests.mjs --soak test/replication/multi-leader.soak.ts`;
-
-function stateOf(core: ReplicaCore): string {
-  const keys = (core.durableState() as { keys: [string, unknown, unknown][] }).keys;
-  return JSON.stringify([...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-function total(result: ReplicationScenarioResult, metric: string): number {
-  let sum = 0;
-  for (const program of result.programs.values()) {
-    sum += program.core.metrics()[metric] ?? 0;
-  }
-  return sum;
-}
-
-function parseToken(token: string | undefined): Map<string, number> {
-  const vector = new Map<string, number>();
-  for (const part of (token ?? '').split(',').filter((item) => item !== '')) {
-    const [replica, seq] = part.split(':') as [string, string];
-    vector.set(decodeURIComponent(replica), Number(seq));
-  }
-  return vector;
-}
-
-interface AppliedWrite {
-  readonly replica: string;
-  readonly value: string;
-  readonly seq: number;
-  readonly session: Map<string, number>;
-}
-
-function recording(factory: ReplicaCoreFactory, log: AppliedWrite[]): ReplicaCoreFactory {
-  return (options) => {
-    const core = factory(options);
-    const pending = new Map<string, ReplicaRequest>();
-    return {
-      id: core.id,
-      request(request) {
-        pending.set(request.id, request);
-        core.request(request);
-      },
-      step: (from, message) => core.step(from, message),
-      tick: () => core.tick(),
-      drain() {
-        const output = core.drain();
-        for (const { reply } of output.replies) {
-          const request = pending.get(reply.id);
-          pending.delete(reply.id);
-          if (request?.operation.kind === 'write' && reply.status === 'ok') {
-            log.push({
-              replica: core.id,
-              value: request.operation.value,
-              seq: parseToken(reply.session).get(core.id) as number,
-              session: parseToken(request.session),
-            });
-          }
-        }
-        return output;
-      },
-      durableState: () => core.durableState(),
-      metrics: () => core.metrics(),
-    };
-  };
-}
 
 describe('multiLeader under the soak sweep', () => {
   for (const replicaCount of [3, 5]) {
@@ -111,7 +52,7 @@ describe('multiLeader under the soak sweep', () => {
               faults: { nodeIds, faultPhaseMs: 4_000, intervalMsMean: 200, durationMsMax: 1_500 },
             });
             result.simulation.runForMs(5_000);
-            const states = [...result.programs.values()].map((program) => stateOf(program.core));
+            const states = statesOf(result);
             assert.equal(new Set(states).size, 1, `seed ${seed} did not converge`);
             writes += total(result, 'writesAccepted');
             repairs += total(result, 'antiEntropyRepairs');
@@ -124,9 +65,6 @@ describe('multiLeader under the soak sweep', () => {
       });
     }
   }
-
-  const concurrentWriters = (factory: ReplicaCoreFactory, seed: number) =>
-    runReplicationScenario({ seed, factory, keyCount: 1, clientCount: 4, operationCountMax: 120 });
 
   it('the lab: lww loses concurrent updates, siblings keeps them', () => {
     let overwritten = 0;
@@ -145,19 +83,9 @@ describe('multiLeader under the soak sweep', () => {
       );
       siblings.simulation.runForMs(3_000);
       assert.equal(total(siblings, 'concurrentWritesOverwritten'), 0, `seed ${seed}`);
-      const expected = log
-        .filter(
-          (write) => !log.some((other) => (other.session.get(write.replica) ?? 0) >= write.seq),
-        )
-        .map((write) => write.value)
-        .sort();
+      const expected = survivingValues(log);
       for (const program of siblings.programs.values()) {
-        program.core.request({
-          id: 'final',
-          client: 'checker',
-          operation: { kind: 'read', key: 'k' },
-        });
-        const reply = program.core.drain().replies[0]?.reply;
+        const reply = finalRead(program.core);
         assert.ok(reply?.status === 'ok', `seed ${seed}`);
         assert.deepEqual([...(reply.siblings ?? [])].sort(), expected, `seed ${seed}`);
       }
@@ -173,22 +101,7 @@ describe('multiLeader under the soak sweep', () => {
   it('the lab: multi-leader histories under partitions are not linearizable', () => {
     const violations: number[] = [];
     for (const seed of seeds) {
-      const result = runReplicationScenario({
-        seed,
-        factory: multiLeader({ conflicts: 'lww' }),
-        keyCount: 1,
-        clientCount: 4,
-        operationCountMax: 80,
-        client: { sessions: false },
-        faults: {
-          nodeIds: ['r1', 'r2', 'r3'],
-          faultPhaseMs: 2_000,
-          intervalMsMean: 200,
-          durationMsMax: 800,
-          weights: { isolate: 1, split: 1 },
-        },
-        faultPhaseMs: 2_000,
-      });
+      const result = partitionedWriters(seed);
       const check = checkLinearizability(registerModel(), result.workload.history.operations());
       if (check.verdict === 'violation') {
         violations.push(seed);

@@ -16,18 +16,28 @@ import fc from 'fast-check';
 import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
 import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import {
-  type MultiLeaderConflictMode,
   type MultiLeaderOptions,
   multiLeader,
   type ReplicaCore,
-  type ReplicaCoreFactory,
   type ReplicaReply,
   type ReplicaRequest,
 } from '../../src/replication/index.js';
 import { runSeeds, seedRange, seedsFromEnvironment } from '../../src/sim/index.js';
+import {
+  type AppliedWrite,
+  concurrentWriters,
+  finalRead,
+  modes,
+  parseToken,
+  partitionedWriters,
+  recording,
+  stateOf,
+  statesOf,
+  sum,
+  survivingValues,
+  totals,
+} from './multi-leader-scenario.js';
 import { type ReplicationScenarioResult, runReplicationScenario } from './sim-harness.js';
-
-const modes: readonly MultiLeaderConflictMode[] = ['lww', 'siblings', 'crdt'];
 
 interface InFlight {
   readonly from: string;
@@ -134,32 +144,9 @@ class Group {
   }
 }
 
-function stateOf(core: ReplicaCore): string {
-  const keys = (core.durableState() as { keys: [string, unknown, unknown][] }).keys;
-  return JSON.stringify([...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
 function okReply(reply: ReplicaReply): Extract<ReplicaReply, { status: 'ok' }> {
   assert.equal(reply.status, 'ok', JSON.stringify(reply));
   return reply as Extract<ReplicaReply, { status: 'ok' }>;
-}
-
-function sum(cores: Iterable<ReplicaCore>, metric: string): number {
-  let total = 0;
-  for (const core of cores) {
-    total += core.metrics()[metric] ?? 0;
-  }
-  return total;
-}
-
-/** `r1:4,r2:7` → map (the format docs/replication.md documents). */
-function parseToken(token: string | undefined): Map<string, number> {
-  const vector = new Map<string, number>();
-  for (const part of (token ?? '').split(',').filter((item) => item !== '')) {
-    const [replica, seq] = part.split(':') as [string, string];
-    vector.set(decodeURIComponent(replica), Number(seq));
-  }
-  return vector;
 }
 
 describe('multiLeader: replication driven by hand', () => {
@@ -731,59 +718,7 @@ const replay = (seed: number): string =>
 /** Runs until everything settles after the workload, then compares every replica's state. */
 function settle(result: ReplicationScenarioResult): string[] {
   result.simulation.runForMs(3_000);
-  return [...result.programs.values()].map((program) => stateOf(program.core));
-}
-
-function totals(result: ReplicationScenarioResult, metric: string): number {
-  return sum(
-    [...result.programs.values()].map((program) => program.core),
-    metric,
-  );
-}
-
-/** A write a replica acknowledged: where, its seq there, and the session it came with. */
-interface AppliedWrite {
-  readonly replica: string;
-  readonly key: string;
-  readonly value: string;
-  readonly seq: number;
-  readonly session: Map<string, number>;
-}
-
-/** Wraps a factory to record every write a replica answered `ok`. */
-function recording(factory: ReplicaCoreFactory, log: AppliedWrite[]): ReplicaCoreFactory {
-  return (options) => {
-    const core = factory(options);
-    const pending = new Map<string, ReplicaRequest>();
-    return {
-      id: core.id,
-      request(request) {
-        pending.set(request.id, request);
-        core.request(request);
-      },
-      step: (from, message) => core.step(from, message),
-      tick: () => core.tick(),
-      drain() {
-        const output = core.drain();
-        for (const { reply } of output.replies) {
-          const request = pending.get(reply.id);
-          pending.delete(reply.id);
-          if (request?.operation.kind === 'write' && reply.status === 'ok') {
-            log.push({
-              replica: core.id,
-              key: request.operation.key,
-              value: request.operation.value,
-              seq: parseToken(reply.session).get(core.id) as number,
-              session: parseToken(request.session),
-            });
-          }
-        }
-        return output;
-      },
-      durableState: () => core.durableState(),
-      metrics: () => core.metrics(),
-    };
-  };
+  return statesOf(result);
 }
 
 const faults = {
@@ -822,18 +757,6 @@ describe('multiLeader under simulation', () => {
     });
   }
 
-  /** Concurrent writers of one key, any replica, no faults: the lab's conflict scenario. */
-  const concurrentWriters = (
-    factory: ReplicaCoreFactory,
-    seed: number,
-  ): ReplicationScenarioResult =>
-    runReplicationScenario({
-      seed,
-      factory,
-      keyCount: 1,
-      clientCount: 4,
-      operationCountMax: 120,
-    });
   const labSeeds = seedsFromEnvironment(process.env, seedRange(1, 6));
 
   it('lww loses concurrent updates: concurrentWritesOverwritten > 0 in some seed', () => {
@@ -863,24 +786,9 @@ describe('multiLeader under simulation', () => {
       assert.equal(new Set(states).size, 1, `seed ${seed}`);
       assert.equal(totals(result, 'concurrentWritesOverwritten'), 0, `seed ${seed}`);
       // A write survives unless a later write's session had seen it.
-      const expected = log
-        .filter(
-          (write) =>
-            !log.some(
-              (other) =>
-                other.key === write.key && (other.session.get(write.replica) ?? 0) >= write.seq,
-            ),
-        )
-        .map((write) => write.value)
-        .sort();
+      const expected = survivingValues(log);
       for (const program of result.programs.values()) {
-        // One key: the workload leaves it unnamed and the harness calls it 'k'.
-        program.core.request({
-          id: 'final',
-          client: 'checker',
-          operation: { kind: 'read', key: 'k' },
-        });
-        const reply = program.core.drain().replies[0]?.reply;
+        const reply = finalRead(program.core);
         assert.deepEqual(
           [...(okReply(reply as ReplicaReply).siblings ?? [])].sort(),
           expected,
@@ -901,24 +809,7 @@ describe('multiLeader under simulation', () => {
   it('is not linearizable: distkit/check finds a violation in some seed', () => {
     const found: number[] = [];
     for (const seed of labSeeds) {
-      const result = runReplicationScenario({
-        seed,
-        factory: multiLeader({ conflicts: 'lww' }),
-        keyCount: 1,
-        clientCount: 4,
-        operationCountMax: 80,
-        client: { sessions: false },
-        // On a healthy network replication outruns the clients and the histories happen
-        // to look linearizable; a partition shows what multi-leader promises.
-        faults: {
-          nodeIds: replicaIds,
-          faultPhaseMs: 2_000,
-          intervalMsMean: 200,
-          durationMsMax: 800,
-          weights: { isolate: 1, split: 1 },
-        },
-        faultPhaseMs: 2_000,
-      });
+      const result = partitionedWriters(seed);
       const operations: Operation[] = result.workload.history.operations();
       const check = checkLinearizability(registerModel(), operations);
       if (check.verdict === 'violation') {
