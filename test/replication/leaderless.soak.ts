@@ -9,72 +9,26 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
-import {
-  type LeaderlessOptions,
-  type LeaderlessReplica,
-  leaderless,
-} from '../../src/replication/leaderless.js';
+import type { LeaderlessOptions } from '../../src/replication/leaderless.js';
 import {
   type FaultPlanOptions,
   runSeeds,
   seedRange,
   seedsFromEnvironment,
 } from '../../src/sim/index.js';
-import { runReplicationScenario } from './sim-harness.js';
+import {
+  diverged,
+  fiveReplicas,
+  linearizabilityViolation,
+  simulate,
+} from './leaderless-scenario.js';
 
-const replicas = ['r1', 'r2', 'r3', 'r4', 'r5'];
 const seeds = seedsFromEnvironment(process.env, seedRange(1, 40));
 const replayCommand = (seed: number): string =>
   `DISTKIT_SIM_SEED=${seed} node --import tsx --test test/replication/leaderless.soak.ts`;
 
-/** Reads of a value overwritten, in real time, by an ok write completed before the read began. */
-function staleReads(operations: readonly Operation[]): number {
-  const writes = operations.filter((operation) => operation.kind === 'write');
-  const writeOf = new Map(writes.map((write) => [`${write.key}\u0000${write.input}`, write]));
-  let stale = 0;
-  for (const read of operations) {
-    if (read.kind !== 'read' || read.status !== 'ok') {
-      continue;
-    }
-    const source =
-      read.output === null ? undefined : writeOf.get(`${read.key}\u0000${read.output}`);
-    if (
-      writes.some(
-        (write) =>
-          write.key === read.key &&
-          write.status === 'ok' &&
-          (write.returnTime as number) < read.invokeTime &&
-          (read.output === null ||
-            (source?.status === 'ok' && (source.returnTime as number) < write.invokeTime)),
-      )
-    ) {
-      stale += 1;
-    }
-  }
-  return stale;
-}
-
-function linearizable(operations: readonly Operation[]): 'ok' | 'violation' | 'unknown' {
-  const byKey = new Map<string, Operation[]>();
-  for (const operation of operations) {
-    byKey.set(operation.key ?? '', [...(byKey.get(operation.key ?? '') ?? []), operation]);
-  }
-  let verdict: 'ok' | 'unknown' = 'ok';
-  for (const history of byKey.values()) {
-    const check = checkLinearizability(registerModel(), history);
-    if (check.verdict === 'violation') {
-      return 'violation';
-    }
-    if (check.verdict === 'unknown') {
-      verdict = 'unknown';
-    }
-  }
-  return verdict;
-}
-
 const networkAndNodes: FaultPlanOptions = {
-  nodeIds: replicas,
+  nodeIds: fiveReplicas,
   faultPhaseMs: 4_000,
   weights: {
     isolate: 1,
@@ -99,17 +53,7 @@ const withClocks: FaultPlanOptions = {
 };
 
 function run(seed: number, options: LeaderlessOptions, faults: FaultPlanOptions, keyCount = 2) {
-  const result = runReplicationScenario({
-    seed,
-    factory: leaderless(options),
-    replicaCount: 5,
-    clientCount: 6,
-    keyCount,
-    operationCountMax: 400,
-    faults,
-    faultPhaseMs: 4_000,
-  });
-  return { result, operations: result.workload.history.operations() };
+  return simulate(seed, options, { clientCount: 6, keyCount, operationCountMax: 400, faults });
 }
 
 describe(`leaderless soak (${seeds.length} seeds)`, () => {
@@ -119,9 +63,9 @@ describe(`leaderless soak (${seeds.length} seeds)`, () => {
       seeds,
       replayCommand,
       scenario: (seed) => {
-        const { operations } = run(seed, {}, networkAndNodes);
-        assert.equal(staleReads(operations), 0, 'stale reads with W+R>N');
-        if (linearizable(operations) === 'violation') {
+        const { operations, stale } = run(seed, {}, networkAndNodes);
+        assert.equal(stale.length, 0, 'stale reads with W+R>N');
+        if (linearizabilityViolation(operations) !== undefined) {
           violations.push(seed);
         }
       },
@@ -137,26 +81,14 @@ describe(`leaderless soak (${seeds.length} seeds)`, () => {
       replayCommand,
       scenario: (seed) => {
         for (const sloppyQuorum of [false, true]) {
-          const { result, operations } = run(
+          const measured = run(
             seed,
             { sloppyQuorum, antiEntropyEveryTicks: 20 },
             networkAndNodes,
             10,
           );
-          result.simulation.runForMs(6_000);
-          const cores = new Map(
-            [...result.programs].map(([id, program]) => [id, program.core as LeaderlessReplica]),
-          );
-          const any = cores.get('r1') as LeaderlessReplica;
-          for (const key of new Set(operations.map((operation) => operation.key ?? ''))) {
-            const versions = any
-              .preferenceList(key)
-              .map((owner) => JSON.stringify(cores.get(owner)?.storedVersion(key)));
-            assert.equal(new Set(versions).size, 1, `${key} diverged (sloppy ${sloppyQuorum})`);
-          }
-          for (const core of cores.values()) {
-            assert.equal(core.hints().length, 0, 'hints left after the heal');
-          }
+          measured.result.simulation.runForMs(6_000);
+          assert.deepEqual(diverged(measured), [], `diverged (sloppy ${sloppyQuorum})`);
         }
       },
     });
@@ -165,11 +97,9 @@ describe(`leaderless soak (${seeds.length} seeds)`, () => {
   it('reports the anomalies of weaker settings', () => {
     const counts = { one: 0, oneSeeds: 0, sloppy: 0, sloppySeeds: 0, clocks: 0, clockSeeds: 0 };
     for (const seed of seeds) {
-      const one = staleReads(
-        run(seed, { writeQuorum: 1, readQuorum: 1 }, networkAndNodes).operations,
-      );
-      const sloppy = staleReads(run(seed, { sloppyQuorum: true }, networkAndNodes).operations);
-      const clocks = staleReads(run(seed, {}, withClocks).operations);
+      const one = run(seed, { writeQuorum: 1, readQuorum: 1 }, networkAndNodes).stale.length;
+      const sloppy = run(seed, { sloppyQuorum: true }, networkAndNodes).stale.length;
+      const clocks = run(seed, {}, withClocks).stale.length;
       counts.one += one;
       counts.oneSeeds += one > 0 ? 1 : 0;
       counts.sloppy += sloppy;

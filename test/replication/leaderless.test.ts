@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
+import type { Operation } from '../../src/check/index.js';
 import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import { ConsistentHashRing } from '../../src/partition/index.js';
 import {
@@ -16,12 +16,12 @@ import { merkleDifference } from '../../src/replication/merkle-tree.js';
 import type { ReplicaReply, ReplicaRequest } from '../../src/replication/protocol.js';
 import type { FaultPlanOptions } from '../../src/sim/index.js';
 import {
-  type ReplicationScenarioOptions,
-  type ReplicationScenarioResult,
-  runReplicationScenario,
-} from './sim-harness.js';
-
-const fiveReplicas = ['r1', 'r2', 'r3', 'r4', 'r5'];
+  diverged,
+  fiveReplicas,
+  linearizabilityViolation,
+  type Measured,
+  simulate,
+} from './leaderless-scenario.js';
 
 interface InFlight {
   readonly from: string;
@@ -724,75 +724,6 @@ describe('leaderless: robustness', () => {
 
 // ---- simulations ------------------------------------------------------------------
 
-/**
- * Stale reads over a recorded history (written values are unique): an ok read is stale
- * when some ok write of its key completed before the read was invoked and the write of
- * the value read (or no write at all, for a null read) completed before that write was
- * invoked, so the value read was overwritten, in real time, before the read began.
- */
-function staleReads(operations: readonly Operation[]): Operation[] {
-  const writes = operations.filter((operation) => operation.kind === 'write');
-  const writeOf = new Map(writes.map((write) => [`${write.key}\u0000${write.input}`, write]));
-  const stale: Operation[] = [];
-  for (const read of operations) {
-    if (read.kind !== 'read' || read.status !== 'ok') {
-      continue;
-    }
-    const source =
-      read.output === null ? undefined : writeOf.get(`${read.key}\u0000${read.output}`);
-    const overwritten = writes.some(
-      (write) =>
-        write.key === read.key &&
-        write.status === 'ok' &&
-        (write.returnTime as number) < read.invokeTime &&
-        (read.output === null ||
-          (source?.status === 'ok' && (source.returnTime as number) < write.invokeTime)),
-    );
-    if (overwritten) {
-      stale.push(read);
-    }
-  }
-  return stale;
-}
-
-function linearizabilityViolation(operations: readonly Operation[]): string | undefined {
-  const byKey = new Map<string, Operation[]>();
-  for (const operation of operations) {
-    const key = operation.key ?? '';
-    byKey.set(key, [...(byKey.get(key) ?? []), operation]);
-  }
-  for (const [key, history] of byKey) {
-    const check = checkLinearizability(registerModel(), history);
-    if (check.verdict === 'violation') {
-      return `key ${key}: ${check.explanation.message.split('\n')[0]}`;
-    }
-  }
-  return undefined;
-}
-
-interface Measured {
-  readonly seed: number;
-  readonly result: ReplicationScenarioResult;
-  readonly operations: Operation[];
-  readonly stale: Operation[];
-}
-
-function simulate(
-  seed: number,
-  options: LeaderlessOptions,
-  workload: Partial<ReplicationScenarioOptions>,
-): Measured {
-  const result = runReplicationScenario({
-    seed,
-    factory: leaderless(options),
-    replicaCount: 5,
-    faultPhaseMs: 4_000,
-    ...workload,
-  });
-  const operations = result.workload.history.operations();
-  return { seed, result, operations, stale: staleReads(operations) };
-}
-
 /** Crashes, partitions and latency spikes (reorderings that expose partial writes). */
 const spikyFaults: FaultPlanOptions = {
   nodeIds: fiveReplicas,
@@ -927,33 +858,6 @@ describe('leaderless: simulations (5 replicas, N=3)', () => {
 
   it('(d) after healing, anti-entropy makes every replica of every key converge', () => {
     const seeds = [1, 2, 3, 4];
-    const diverged = (measured: Measured): string[] => {
-      const cores = new Map(
-        [...measured.result.programs].map(([id, program]) => [
-          id,
-          program.core as LeaderlessReplica,
-        ]),
-      );
-      const any = cores.get('r1') as LeaderlessReplica;
-      const keys = new Set(measured.operations.map((operation) => operation.key ?? ''));
-      const problems: string[] = [];
-      for (const key of keys) {
-        const versions = any
-          .preferenceList(key)
-          .map((owner) =>
-            JSON.stringify((cores.get(owner) as LeaderlessReplica).storedVersion(key)),
-          );
-        if (new Set(versions).size !== 1) {
-          problems.push(`${key}: ${versions.join(' / ')}`);
-        }
-      }
-      for (const [id, core] of cores) {
-        if (core.hints().length > 0) {
-          problems.push(`${id} still holds ${core.hints().length} hints`);
-        }
-      }
-      return problems;
-    };
     const withoutAntiEntropy: number[] = [];
     for (const seed of seeds) {
       for (const [sloppyQuorum, antiEntropyEveryTicks] of [
