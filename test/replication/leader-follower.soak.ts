@@ -10,22 +10,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
-import {
-  type LeaderFollowerMetrics,
-  type LeaderFollowerOptions,
-  leaderFollower,
-} from '../../src/replication/index.js';
+import type { LeaderFollowerOptions } from '../../src/replication/index.js';
 import {
   type FaultPlanOptions,
-  Nemesis,
   runSeeds,
-  Simulation,
   seedRange,
   seedsFromEnvironment,
-  Workload,
 } from '../../src/sim/index.js';
-import { ReplicaClient, ReplicaProgram } from './sim-harness.js';
+import { measure } from './leader-follower-scenario.js';
 
 const replayCommand = (seed: number): string =>
   `DISTKIT_SIM_SEED=${seed} node --import tsx --import ./scripts/fast-check-setup.mjs --test test/replication/leader-follower.soak.ts`;
@@ -73,72 +65,24 @@ function run(
   totals: Totals,
 ): readonly string[] {
   const replicas = Array.from({ length: replicaCount }, (_, index) => `r${index + 1}`);
-  const simulation = new Simulation({
-    seed,
-    replayCommand: replayCommand(seed),
-    network: { lossProbability: 0.05, duplicateProbability: 0.05 },
-  });
-  const factory = leaderFollower(options);
-  const programs = new Map<string, ReplicaProgram>();
-  for (const id of replicas) {
-    simulation.addNode({
-      id,
-      program: (host) => {
-        const previous = programs.get(id);
-        const program = new ReplicaProgram(
-          host,
-          factory,
-          replicas,
-          10,
-          previous?.core.durableState(),
-        );
-        programs.set(id, program);
-        return program;
-      },
-    });
-  }
-  const workload = new Workload(simulation, {
-    model: 'register',
-    clientCount: 4,
-    operationCountMax: 300,
-    operationTimeoutMs: 500,
-    thinkTime: { kind: 'uniform', delayMsMin: 0, delayMsMax: 40 },
-    keyCount: 3,
-    client: (host) => new ReplicaClient(host, replicas),
-  });
   const plan = faults(replicas);
-  const nemesis = new Nemesis(simulation, { faultPhaseMs: plan.faultPhaseMs, plan });
-  nemesis.runUntilHealed();
-  simulation.runUntil(() => workload.done, { timeoutMs: 60_000 });
-  simulation.runForMs(1_000);
-  const byKey = new Map<string, Operation[]>();
-  for (const operation of workload.history.operations()) {
-    const key = operation.key ?? '';
-    byKey.set(key, [...(byKey.get(key) ?? []), operation]);
-  }
-  const violations: string[] = [];
-  for (const [key, operations] of byKey) {
-    const check = checkLinearizability(registerModel(), operations);
-    if (check.verdict === 'violation') {
-      violations.push(
-        `seed ${seed} key ${key}: ${check.explanation.message}\nFaults:\n${nemesis.formatLog().join('\n')}`,
-      );
-    } else if (check.verdict === 'unknown') {
-      totals.undecidedKeys += 1;
-    }
-  }
-  let lost = 0;
-  for (const program of programs.values()) {
-    const metrics = program.core.metrics() as Partial<LeaderFollowerMetrics>;
-    lost += metrics.acknowledgedWritesLost ?? 0;
-    totals.failovers += metrics.failovers ?? 0;
-  }
-  const statistics = workload.statistics;
-  totals.ok += statistics.okCount;
-  totals.fail += statistics.failCount;
-  totals.unknown += statistics.unknownCount;
-  totals.lost += lost;
-  totals.seedsLosing += lost > 0 ? 1 : 0;
+  const measured = measure(seed, options, plan, {
+    replicaCount,
+    network: { lossProbability: 0.05, duplicateProbability: 0.05 },
+    operationCountMax: 300,
+    faultPhaseMs: plan.faultPhaseMs,
+  });
+  const faultLog = measured.result.nemesis?.formatLog().join('\n') ?? '';
+  const violations = measured.violations.map(
+    (violation) => `seed ${seed} ${violation}\nFaults:\n${faultLog}`,
+  );
+  totals.undecidedKeys += measured.undecidedKeys;
+  totals.failovers += measured.failovers;
+  totals.ok += measured.ok;
+  totals.fail += measured.fail;
+  totals.unknown += measured.unknown;
+  totals.lost += measured.lost;
+  totals.seedsLosing += measured.lost > 0 ? 1 : 0;
   totals.seedsViolating += violations.length > 0 ? 1 : 0;
   return violations;
 }

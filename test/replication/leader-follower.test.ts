@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import {
-  checkLinearizability,
-  checkMonotonicReads,
-  checkReadYourWrites,
-  type Operation,
-  registerModel,
-} from '../../src/check/index.js';
+import { checkMonotonicReads, checkReadYourWrites, type Operation } from '../../src/check/index.js';
 import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import {
   type ClientEnvelope,
@@ -20,6 +14,7 @@ import {
   type ReplicaRequest,
 } from '../../src/replication/index.js';
 import { type FaultPlanOptions, runSeeds, seedsFromEnvironment } from '../../src/sim/index.js';
+import { type LeaderFollowerRun, measure } from './leader-follower-scenario.js';
 import { runReplicationScenario } from './sim-harness.js';
 
 interface InFlight {
@@ -626,25 +621,15 @@ describe('leaderFollower: laws', () => {
 
 // ------------------------------------------------------------------ simulation
 
-/** What one seeded run measured. */
-interface Measured {
-  readonly seed: number;
-  readonly ok: number;
-  readonly fail: number;
-  readonly unknown: number;
-  /** Sum of every replica's `acknowledgedWritesLost`. */
-  readonly lost: number;
-  /** Writes answered ok whose value is not in the final leader's log: the same count, measured from outside. */
+/** What one seeded run measured, with what the final leader's log shows. */
+interface Measured extends LeaderFollowerRun {
+  /** Writes answered ok whose value is not in the final leader's log: the same count as `lost`, measured from outside. */
   readonly lostByHistory: number;
   /**
    * Writes of unknown outcome whose value is not in the final leader's log: a leader may
    * have acknowledged one whose answer never reached the client in time.
    */
   readonly unknownAbsent: number;
-  readonly failovers: number;
-  /** One message per key whose history is not linearizable. */
-  readonly violations: readonly string[];
-  readonly undecidedKeys: number;
 }
 
 const replayCommand = (seed: number): string =>
@@ -674,42 +659,16 @@ const leaderFaults: FaultPlanOptions = {
   durationMsMax: 1_500,
 };
 
-/** Runs one seed and measures it; throws only on a broken run, never on what it measures. */
-function measure(
+/** Runs one seed, measures it and audits the final leader's log against the history. */
+function measureAndAudit(
   seed: number,
   options: LeaderFollowerOptions,
   faults: FaultPlanOptions | undefined,
 ): Measured {
-  const result = runReplicationScenario({
-    seed,
-    factory: leaderFollower(options),
-    ...(faults === undefined ? {} : { faults }),
-  });
-  // Time for a deposed leader to hear the new epoch and truncate (and count) its log.
-  result.simulation.runForMs(1_000);
-  const operations = result.workload.history.operations();
-  const byKey = new Map<string, Operation[]>();
-  for (const operation of operations) {
-    const key = operation.key ?? '';
-    byKey.set(key, [...(byKey.get(key) ?? []), operation]);
-  }
-  const violations: string[] = [];
-  let undecidedKeys = 0;
-  for (const [key, keyOperations] of byKey) {
-    const check = checkLinearizability(registerModel(), keyOperations);
-    if (check.verdict === 'violation') {
-      violations.push(`key ${key}: ${check.explanation.message}`);
-    } else if (check.verdict === 'unknown') {
-      undecidedKeys += 1;
-    }
-  }
-  let lost = 0;
-  let failovers = 0;
+  const measured = measure(seed, options, faults);
   let finalLeader: ReplicaCore | undefined;
-  for (const program of result.programs.values()) {
+  for (const program of measured.result.programs.values()) {
     const metrics = program.core.metrics() as Partial<LeaderFollowerMetrics>;
-    lost += metrics.acknowledgedWritesLost ?? 0;
-    failovers += metrics.failovers ?? 0;
     if (
       metrics.leader === 1 &&
       (finalLeader === undefined ||
@@ -726,6 +685,7 @@ function measure(
   };
   assert.equal(state.base.index, 0, 'the log was not compacted in a run this small');
   const present = new Set(state.entries.map((entry) => `${entry.key}=${entry.value}`));
+  const operations = measured.result.workload.history.operations();
   const absent = (status: Operation['status']): number =>
     operations.filter(
       (operation) =>
@@ -733,21 +693,7 @@ function measure(
         operation.status === status &&
         !present.has(`${operation.key ?? 'k'}=${String(operation.input)}`),
     ).length;
-  const lostByHistory = absent('ok');
-  const unknownAbsent = absent('unknown');
-  const statistics = result.workload.statistics;
-  return {
-    seed,
-    ok: statistics.okCount,
-    fail: statistics.failCount,
-    unknown: statistics.unknownCount,
-    lost,
-    lostByHistory,
-    unknownAbsent,
-    failovers,
-    violations,
-    undecidedKeys,
-  };
+  return { ...measured, lostByHistory: absent('ok'), unknownAbsent: absent('unknown') };
 }
 
 function sweep(
@@ -759,7 +705,7 @@ function sweep(
   const runs = runSeeds({
     seeds: seedsFromEnvironment(process.env, seeds),
     replayCommand,
-    scenario: (seed) => measure(seed, options, faults),
+    scenario: (seed) => measureAndAudit(seed, options, faults),
   }).map((run) => run.result);
   console.log(
     `${title}: ${runs
