@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `distkit` executable: reads the package version, runs {@link runCli} (or, for
- * `distkit raft`, the asynchronous server command) on the command line and exits with
- * its code.
+ * `distkit raft`, the asynchronous server command, and for `distkit lab`, the lab with
+ * the terminal and the file system) on the command line and exits with its code.
  *
  * @module
  */
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { runCli } from './index.js';
 
 const packageJson = JSON.parse(
@@ -24,6 +24,18 @@ if (args[0] === 'raft') {
   // Servers run until a signal stops them, so this command is asynchronous.
   const { runRaftCommand } = await import('./raft-command.js');
   process.exitCode = await runRaftCommand(args.slice(1), output);
+} else if (args[0] === 'lab') {
+  // The lab writes a report folder and draws a progress bar on standard error.
+  const { runLabCommand } = await import('./lab-command.js');
+  const { systemClock } = await import('../core/index.js');
+  process.exitCode = runLabCommand(args.slice(1), {
+    ...output,
+    writeProgress: (text) => process.stderr.write(text),
+    terminal: process.stderr.isTTY === true,
+    makeDirectory: (path) => mkdirSync(path, { recursive: true }),
+    writeTextFile: (path, text) => writeFileSync(path, text, 'utf8'),
+    clock: systemClock,
+  });
 } else {
   process.exitCode = runCli(args, output, packageJson.version, {
     readTextFile: (path) => readFileSync(path, 'utf8'),

@@ -205,6 +205,19 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'lab',
+    layer: 4,
+    summary:
+      'The CAP/PACELC lab: replication modes against partitions, crashes, clock skew and message loss in the simulator, every figure measured',
+    capabilities: [
+      'runLab(): a matrix of modes (Raft, leader-follower sync and async, multi-leader LWW and siblings, leaderless N=3 with W/R 2/2 and 1/1, sloppy quorum) against scenarios (healthy, minority and majority partition, leader crash and restart, clock skew, message loss and delay), one seeded simulation per cell with an explicit fault window',
+      'Per cell, measured from the history and the replicas\' final state: availability during the fault window, latency p50/p99, stale reads, acknowledged writes lost (and the mode\'s own count), writes overwritten by concurrent writes, siblings surfaced, and linearizability, read-your-writes and monotonic reads per distkit/check',
+      'Per cell, a time series (ok and failed operations and latency per 100 ms) and the first anomaly with its operations',
+      'formatLabTable() and renderLabReportHtml(): the table as text, and a self-contained HTML report with charts over time (fault window shaded) and each first anomaly as a timeline',
+      'runReplicationScenario(), ReplicaProgram and ReplicaClient: any ReplicaCore mode in the simulator under a workload and a fault plan or script',
+    ],
+  },
+  {
     name: 'cli',
     layer: 4,
     summary: 'The distkit command',
@@ -212,6 +225,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'distkit modules: this list',
       'distkit check FILE --model register|cas-register|kv|counter|set [--consistency linearizable|sequential]: the verdict of a Jepsen log, EDN or JSON Lines history (format guessed when --format is left out), the time it took, a short explanation of a violation; exit 0 ok, 1 violation, 2 undecided or malformed input (with the line)',
       'distkit check --html OUT.html: a self-contained timeline of the history, per key and process, with the point where every order fails highlighted',
+      'distkit lab [--quick] [--seed N] [--modes a,b] [--scenarios x,y] [--out DIR]: the lab matrix with a progress bar, the table on standard output and DIR/report.html; npm start runs it',
       'distkit raft start: one Raft key-value node with its HTTP API; distkit raft cluster --nodes N: a local cluster of real processes on loopback, stopped cleanly by Ctrl-C',
       'distkit --help, distkit --version',
     ],

@@ -17,6 +17,14 @@ export {
   guessHistoryFormat,
   type HistoryFormat,
 } from './check-command.js';
+export {
+  type LabArguments,
+  type LabCommandEnvironment,
+  labExitCodes,
+  labUsage,
+  parseLabArguments,
+  runLabCommand,
+} from './lab-command.js';
 export { type RaftCommandOutput, raftSecretVariable, runRaftCommand } from './raft-command.js';
 
 /** Where the command writes. */
@@ -57,6 +65,11 @@ const usage = `Usage: distkit [command]
 
 Commands:
   modules        list distkit's modules and what each can do today (the default)
+  lab [--quick] [--seed N] [--modes a,b] [--scenarios x,y] [--out DIR]
+                 run replication modes against partitions, crashes, clock skew and
+                 message loss in the simulator; print the measured table and write
+                 DIR/report.html (default ./lab-report); npm start runs it
+                 (distkit lab --help for the modes and scenarios)
   raft start|cluster ...
                  run a Raft key-value node, or a local cluster of them, with an
                  HTTP API (distkit raft --help for the options)
@@ -137,6 +150,12 @@ export function runCli(
       writeTextFile: environment.writeTextFile,
       clock: environment.clock ?? systemClock,
     });
+  }
+  if (command === 'lab') {
+    output.writeErrorLine(
+      'distkit lab writes a report folder and a progress bar: run it from the distkit executable, or call runLabCommand.',
+    );
+    return exitCodes.usage;
   }
   if (command === 'raft') {
     output.writeErrorLine(

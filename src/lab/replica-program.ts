@@ -227,9 +227,17 @@ export interface ReplicationScenarioOptions {
   readonly network?: LinkOptions;
   /** Faults drawn from the seed; omit (and omit `script`) for a healthy run. */
   readonly faults?: FaultPlanOptions;
-  /** An explicit fault schedule; excludes `faults`. */
-  readonly script?: readonly ScheduledFault[];
-  /** When the nemesis heals everything (`faults` or `script`). Default 4,000. */
+  /**
+   * An explicit fault schedule (`atMs` from `faultStartMs`), or a function that builds it
+   * from the replicas' programs when the nemesis starts (to fault the leader of the
+   * moment); excludes `faults`.
+   */
+  readonly script?:
+    | readonly ScheduledFault[]
+    | ((programs: ReadonlyMap<string, ReplicaProgram>) => readonly ScheduledFault[]);
+  /** Simulated time at which the nemesis starts (`faults` or `script`). Default 0. */
+  readonly faultStartMs?: number;
+  /** When the nemesis heals everything, from its start. Default 4,000. */
   readonly faultPhaseMs?: number;
   /** Simulated time to run on after the workload is done (replicas settle). Default 0. */
   readonly settleMs?: number;
@@ -300,8 +308,12 @@ export function runReplicationScenario(
   });
   let nemesis: Nemesis | undefined;
   const faultPhaseMs = options.faultPhaseMs ?? 4_000;
+  if (options.faultStartMs !== undefined && (options.script ?? options.faults) !== undefined) {
+    simulation.runUntilMs(options.faultStartMs);
+  }
   if (options.script !== undefined) {
-    nemesis = new Nemesis(simulation, { faultPhaseMs, script: options.script });
+    const script = typeof options.script === 'function' ? options.script(programs) : options.script;
+    nemesis = new Nemesis(simulation, { faultPhaseMs, script });
   } else if (options.faults !== undefined) {
     nemesis = new Nemesis(simulation, { faultPhaseMs, plan: options.faults });
   }
