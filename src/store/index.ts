@@ -31,3 +31,49 @@ export {
   reservedKeyPrefix,
   type WriteResult,
 } from './raft-replica.js';
+export {
+  type StoreEnvelope,
+  type StoreMessage,
+  StoreNodeCore,
+  type StoreNodeCoreOptions,
+  type StoreNodeDurableState,
+  StoreNodeProgram,
+} from './shard-node.js';
+export {
+  type ConsistencyLevelCheckOptions,
+  type ConsistencyLevelCheckResult,
+  checkConsistencyLevel,
+} from './sharded-check.js';
+export {
+  StoreClient,
+  type StoreClientOptions,
+  type StoreClientTransport,
+  type StoreRequestOptions,
+  type StoreResult,
+} from './sharded-client.js';
+export {
+  type ConsistencyLevelScenarioOptions,
+  type ConsistencyLevelScenarioResult,
+  runConsistencyLevelScenario,
+  runShardedStoreWorkload,
+  type ShardedStoreWorkloadOptions,
+  type ShardedStoreWorkloadResult,
+  StoreWorkloadClient,
+} from './sharded-sim.js';
+export {
+  type ConsistencyLevel,
+  ConsistencyLevelUnsupportedError,
+  consistencyLevels,
+  isConsistencyLevelUnsupportedError,
+  type KeyspaceOptions,
+  type KeyspacePartitioning,
+  levelsOffered,
+  type ReadPlan,
+  readPlanFor,
+  type ShardDescriptor,
+  ShardedStoreLayout,
+  type ShardedStoreLayoutOptions,
+  type ShardModeKind,
+  shardedStoreShardCountMax,
+  shardModeKinds,
+} from './sharded-store.js';
