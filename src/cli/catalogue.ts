@@ -202,6 +202,9 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       "Membership changes by joint consensus with the new members' addresses replicated through the log; leadership transfer",
       'Typed outcomes: unavailable (nothing applied, safe to retry), timed out (a write may still commit), closed',
       'RaftHttpApi: the store over HTTP/1.1 with JSON (kv, compare-and-set, status, membership, leadership)',
+      "Partitioned store in the simulator: keyspaces by key prefix, each cut into shards by consistent hashing or ranges (distkit/partition) and replicated by its own mode (consensus, leader-follower sync/semi-sync/async, multi-leader, leaderless); StoreNodeCore hosts a node's shard replicas and multiplexes their messages by shard id",
+      'StoreClient: routing to shard and replica, seven per-request consistency levels (linearizable, sequential, causal, read-your-writes, monotonic reads, bounded staleness, eventual) mapped onto what each mode offers, a typed ConsistencyLevelUnsupportedError for the rest, session tokens per shard, deadlines, reads retried elsewhere or at the leader, writes retried only when certainly not applied',
+      'Each level checked by its own distkit/check checker over seeded simulations with crashes, partitions, pauses, loss and latency (checkConsistencyLevel, runConsistencyLevelScenario)',
     ],
   },
   {
