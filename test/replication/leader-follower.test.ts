@@ -4,78 +4,44 @@ import fc from 'fast-check';
 import { checkMonotonicReads, checkReadYourWrites, type Operation } from '../../src/check/index.js';
 import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import {
-  type ClientEnvelope,
   type LeaderFollowerMetrics,
   type LeaderFollowerOptions,
   leaderFollower,
   type ReplicaCore,
-  type ReplicaCoreFactory,
   type ReplicaReply,
   type ReplicaRequest,
 } from '../../src/replication/index.js';
 import { type FaultPlanOptions, runSeeds, seedsFromEnvironment } from '../../src/sim/index.js';
 import { type LeaderFollowerRun, measure } from './leader-follower-scenario.js';
 import { runReplicationScenario } from './sim-harness.js';
-
-interface InFlight {
-  readonly from: string;
-  readonly to: string;
-  readonly message: unknown;
-}
+import { HandDrivenGroup, type InFlight } from './support.js';
 
 /** A few cores whose messages a test passes by hand (or drops). */
-class Cluster {
-  readonly clock = new ManualClock();
-  readonly cores = new Map<string, ReplicaCore>();
-  readonly factory: ReplicaCoreFactory;
-  inFlight: InFlight[] = [];
-  replies: ClientEnvelope[] = [];
+class Cluster extends HandDrivenGroup {
   /** Links `from>to` whose messages are lost. */
   readonly blocked = new Set<string>();
-  #requestCount = 0;
 
-  constructor(
-    options: LeaderFollowerOptions,
-    readonly ids: readonly string[] = ['r1', 'r2', 'r3'],
-  ) {
-    this.factory = leaderFollower(options);
-    for (const id of ids) {
-      this.start(id);
-    }
-  }
-
-  start(id: string, durableState?: unknown): ReplicaCore {
-    const core = this.factory({
-      id,
-      replicas: this.ids,
-      clock: this.clock,
-      random: new SeededRandom({ seed: 1 }),
-      tickMs: 10,
-      ...(durableState === undefined ? {} : { durableState: structuredClone(durableState) }),
+  constructor(options: LeaderFollowerOptions, ids: readonly string[] = ['r1', 'r2', 'r3']) {
+    super({
+      factory: leaderFollower(options),
+      ids,
+      clock: new ManualClock(),
+      seedOf: () => 1,
+      client: 'c',
     });
-    this.cores.set(id, core);
-    return core;
-  }
-
-  core(id: string): ReplicaCore {
-    return this.cores.get(id) as ReplicaCore;
   }
 
   /** Collects what every core produced. */
-  collect(): void {
-    for (const [id, core] of this.cores) {
-      const output = core.drain();
-      for (const { to, message } of output.messages) {
-        this.inFlight.push({ from: id, to, message });
-      }
-      this.replies.push(...output.replies);
+  collectAll(): void {
+    for (const id of this.cores.keys()) {
+      this.collect(id);
     }
   }
 
-  /** Delivers messages until none are left (blocked links lose theirs). */
-  deliver(roundsMax = 50): void {
+  /** Delivers messages in rounds until none are left (blocked links lose theirs). */
+  exchange(roundsMax = 50): void {
     for (let round = 0; round < roundsMax; round += 1) {
-      this.collect();
+      this.collectAll();
       if (this.inFlight.length === 0) {
         return;
       }
@@ -91,7 +57,7 @@ class Cluster {
 
   /** Drops every message in flight. */
   lose(): void {
-    this.collect();
+    this.collectAll();
     this.inFlight = [];
   }
 
@@ -122,10 +88,7 @@ class Cluster {
     operation: ReplicaRequest['operation'],
     extra: Partial<ReplicaRequest> = {},
   ): string {
-    this.#requestCount += 1;
-    const id = `q${this.#requestCount}`;
-    this.core(to).request({ id, client: 'c', operation, ...extra });
-    return id;
+    return this.send(to, operation, extra);
   }
 
   write(to: string, key: string, value: string): string {
@@ -137,8 +100,8 @@ class Cluster {
   }
 
   reply(id: string): ReplicaReply | undefined {
-    this.collect();
-    return this.replies.find((envelope) => envelope.reply.id === id)?.reply;
+    this.collectAll();
+    return this.replyLog.find((envelope) => envelope.reply.id === id)?.reply;
   }
 }
 
@@ -158,11 +121,11 @@ describe('leaderFollower: acknowledgement rules', () => {
     const cluster = new Cluster({ replication: 'sync' });
     cluster.blocked.add('r1>r3');
     const id = cluster.write('r1', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(id), undefined, 'r3 has not acknowledged');
     cluster.heal();
     cluster.tick();
-    cluster.deliver();
+    cluster.exchange();
     assert.deepEqual(cluster.reply(id), { id, status: 'ok', session: '1:1' });
   });
 
@@ -170,12 +133,12 @@ describe('leaderFollower: acknowledgement rules', () => {
     const cluster = new Cluster({ replication: 'semi-sync', acknowledgementsRequired: 1 });
     cluster.blocked.add('r1>r3');
     const id = cluster.write('r1', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     assert.deepEqual(cluster.reply(id), { id, status: 'ok', session: '1:1' });
     const two = new Cluster({ replication: 'semi-sync', acknowledgementsRequired: 2 });
     two.blocked.add('r1>r3');
     const second = two.write('r1', 'k', 'v1');
-    two.deliver();
+    two.exchange();
     assert.equal(two.reply(second), undefined);
   });
 
@@ -187,10 +150,10 @@ describe('leaderFollower: acknowledgement rules', () => {
     cluster.lose();
     assert.equal(cluster.reply(id), undefined);
     cluster.tick();
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(id)?.status, 'ok');
     cluster.tick();
-    cluster.deliver();
+    cluster.exchange();
     const read = cluster.read('r2', 'k', { settings: { localRead: true } });
     assert.equal((cluster.reply(read) as { value?: string }).value, 'v1');
   });
@@ -200,17 +163,17 @@ describe('leaderFollower: acknowledgement rules', () => {
     cluster.isolate('r1');
     const id = cluster.write('r1', 'k', 'v1');
     cluster.tick(['r1'], 5);
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(id)?.status, 'unknown');
   });
 
   it('a follower forwards writes and reads to the leader and relays the answers', () => {
     const cluster = new Cluster({ replication: 'sync' });
     const write = cluster.write('r3', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     assert.deepEqual(cluster.reply(write), { id: write, status: 'ok', session: '1:1' });
     const read = cluster.read('r2', 'k');
-    cluster.deliver();
+    cluster.exchange();
     assert.deepEqual(cluster.reply(read), {
       id: read,
       status: 'ok',
@@ -229,9 +192,9 @@ describe('leaderFollower: acknowledgement rules', () => {
     };
     cluster.core('r1').request(request);
     cluster.core('r1').request(request);
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(metric(cluster.core('r1'), 'lastIndex'), 1);
-    assert.equal(cluster.replies.length, 1);
+    assert.equal(cluster.replyLog.length, 1);
   });
 });
 
@@ -239,12 +202,12 @@ describe('leaderFollower: failover and epoch fencing', () => {
   it('the standby promotes itself after failoverTicks of silence and announces the epoch', () => {
     const cluster = new Cluster({ replication: 'sync', failoverTicks: 5 });
     cluster.write('r1', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     cluster.isolate('r1');
     cluster.tick(['r2', 'r3'], 4);
     assert.equal(metric(cluster.core('r2'), 'epoch'), 1);
     cluster.tick(['r2', 'r3'], 1);
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(metric(cluster.core('r2'), 'epoch'), 2);
     assert.equal(metric(cluster.core('r2'), 'failovers'), 1);
     assert.equal(metric(cluster.core('r2'), 'leader'), 1);
@@ -256,7 +219,7 @@ describe('leaderFollower: failover and epoch fencing', () => {
     const cluster = new Cluster({ replication: 'async', failoverTicks: 5 });
     cluster.isolate('r1');
     cluster.tick(['r2', 'r3'], 5);
-    cluster.deliver();
+    cluster.exchange();
     const r3 = cluster.core('r3');
     r3.step('r1', {
       type: 'append',
@@ -291,19 +254,19 @@ describe('leaderFollower: failover and epoch fencing', () => {
   it('a deposed async leader truncates to the new leader and counts the acknowledged writes it loses', () => {
     const cluster = new Cluster({ replication: 'async', failoverTicks: 5 });
     cluster.write('r1', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     cluster.isolate('r1');
     const lost = [cluster.write('r1', 'k', 'v2'), cluster.write('r1', 'j', 'v3')];
     for (const id of lost) {
       assert.equal(cluster.reply(id)?.status, 'ok', 'acknowledged before the failover');
     }
     cluster.tick(['r2', 'r3'], 5);
-    cluster.deliver();
+    cluster.exchange();
     const kept = cluster.write('r2', 'k', 'v4');
     assert.deepEqual(cluster.reply(kept), { id: kept, status: 'ok', session: '2:2' });
     cluster.heal();
     cluster.tick();
-    cluster.deliver();
+    cluster.exchange();
     const r1 = cluster.core('r1');
     assert.equal(metric(r1, 'epoch'), 2);
     assert.equal(metric(r1, 'leader'), 0);
@@ -322,36 +285,36 @@ describe('leaderFollower: failover and epoch fencing', () => {
   it('sync mode loses nothing at failover: the standby had every acknowledged write', () => {
     const cluster = new Cluster({ replication: 'sync', failoverTicks: 5 });
     const ok = cluster.write('r1', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(ok)?.status, 'ok');
     cluster.isolate('r1');
     const pending = cluster.write('r1', 'k', 'v2');
     cluster.tick(['r2', 'r3'], 5);
-    cluster.deliver();
+    cluster.exchange();
     cluster.heal();
     cluster.tick();
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(pending)?.status, 'unknown', 'deposed while waiting');
     assert.equal(metric(cluster.core('r1'), 'acknowledgedWritesLost'), 0);
     const read = cluster.read('r3', 'k');
-    cluster.deliver();
+    cluster.exchange();
     assert.equal((cluster.reply(read) as { value?: string }).value, 'v1');
   });
 
   it('an old leader restarted from its durable state rejoins as a follower of the new epoch', () => {
     const cluster = new Cluster({ replication: 'async', failoverTicks: 5 });
     cluster.write('r1', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     const saved = cluster.core('r1').durableState();
     cluster.cores.delete('r1');
     cluster.tick(['r2', 'r3'], 5);
-    cluster.deliver();
+    cluster.exchange();
     cluster.write('r2', 'k', 'v2');
-    cluster.deliver();
+    cluster.exchange();
     const r1 = cluster.start('r1', saved);
     assert.equal(metric(r1, 'epoch'), 1);
     cluster.tick();
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(metric(r1, 'epoch'), 2);
     assert.equal(metric(r1, 'leader'), 0);
     assert.equal(metric(r1, 'commitIndex'), 2);
@@ -365,7 +328,7 @@ describe('leaderFollower: reads and session tokens', () => {
     const cluster = new Cluster({ replication: 'async' });
     cluster.blocked.add('r1>r3');
     const write = cluster.write('r1', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     const session = (cluster.reply(write) as { session: string }).session;
     const behind = cluster.read('r3', 'k', { settings: { localRead: true }, session });
     assert.deepEqual(cluster.reply(behind), {
@@ -377,7 +340,7 @@ describe('leaderFollower: reads and session tokens', () => {
     assert.equal((cluster.reply(caughtUp) as { value?: string }).value, 'v1');
     cluster.heal();
     cluster.tick();
-    cluster.deliver();
+    cluster.exchange();
     cluster.clock.advanceMs(25);
     const later = cluster.read('r3', 'k', { settings: { localRead: true }, session });
     assert.deepEqual(cluster.reply(later), {
@@ -401,7 +364,7 @@ describe('leaderFollower: reads and session tokens', () => {
   it('a new sync leader serves reads only once the followers hold its log', () => {
     const cluster = new Cluster({ replication: 'sync', failoverTicks: 5 });
     cluster.write('r1', 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     cluster.core('r2').step('r1', {
       type: 'append',
       epoch: 1,
@@ -421,7 +384,7 @@ describe('leaderFollower: reads and session tokens', () => {
     cluster.blocked.delete('r1>r2');
     cluster.blocked.delete('r2>r1');
     cluster.tick(['r2']);
-    cluster.deliver();
+    cluster.exchange();
     const ready = cluster.read('r2', 'k');
     assert.equal((cluster.reply(ready) as { value?: string }).value, 'v2');
   });
@@ -540,7 +503,7 @@ describe('leaderFollower: options and malformed input', () => {
     for (let value = 1; value <= 10; value += 1) {
       cluster.write('r1', `k${value % 3}`, `v${value}`);
       cluster.tick();
-      cluster.deliver();
+      cluster.exchange();
     }
     for (const id of cluster.ids) {
       const state = cluster.core(id).durableState() as { base: { index: number } };
@@ -552,13 +515,13 @@ describe('leaderFollower: options and malformed input', () => {
     const answers = [11, 12, 13, 14, 15].map((value) => {
       const id = cluster.write('r1', 'k', `v${value}`);
       cluster.tick();
-      cluster.deliver();
+      cluster.exchange();
       return cluster.reply(id)?.status;
     });
     assert.deepEqual(answers, ['ok', 'ok', 'ok', 'ok', 'unavailable']);
     cluster.heal();
     cluster.tick();
-    cluster.deliver();
+    cluster.exchange();
     const later = cluster.write('r1', 'k', 'v16');
     assert.equal(cluster.reply(later)?.status, 'ok', 'r3 caught up; the log compacted again');
   });
@@ -582,13 +545,13 @@ describe('leaderFollower: laws', () => {
           cluster.tick(['r1']);
         }
       });
-      cluster.collect();
+      cluster.collectAll();
       const burst = cluster.inFlight;
       cluster.inFlight = [];
       for (const { from, to, message } of order === null ? burst : order(burst)) {
         cluster.core(to).step(from, message);
       }
-      cluster.collect();
+      cluster.collectAll();
       const answers = cluster.inFlight;
       cluster.inFlight = [];
       for (const { from, to, message } of order === null ? answers : order(answers)) {
@@ -596,7 +559,7 @@ describe('leaderFollower: laws', () => {
       }
       for (let round = 0; round < 20; round += 1) {
         cluster.tick(['r1']);
-        cluster.deliver();
+        cluster.exchange();
       }
       const { counters: _counters, ...state } = cluster.core('r2').durableState() as {
         counters: unknown;

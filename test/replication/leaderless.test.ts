@@ -13,7 +13,7 @@ import {
   mergeLeaderlessVersions,
 } from '../../src/replication/leaderless.js';
 import { merkleDifference } from '../../src/replication/merkle-tree.js';
-import type { ReplicaReply, ReplicaRequest } from '../../src/replication/protocol.js';
+import type { ReplicaRequest } from '../../src/replication/protocol.js';
 import type { FaultPlanOptions } from '../../src/sim/index.js';
 import {
   diverged,
@@ -22,47 +22,28 @@ import {
   type Measured,
   simulate,
 } from './leaderless-scenario.js';
+import { HandDrivenGroup } from './support.js';
 
-interface InFlight {
-  readonly from: string;
-  readonly to: string;
-  readonly message: { readonly type?: string; readonly entries?: unknown };
-}
+/** What a test looks at in a peer message. */
+type PeerMessage = { readonly type?: string; readonly entries?: unknown };
 
 /** Cores driven by hand: messages queue until delivered; a down replica neither sends nor receives. */
-class Cluster {
-  readonly clock = new ManualClock({ nowMs: 0, wallMs: 1_700_000_000_000 });
-  readonly cores = new Map<string, LeaderlessReplica>();
-  readonly queue: InFlight[] = [];
-  readonly delivered: InFlight[] = [];
-  readonly replies = new Map<string, ReplicaReply>();
+class Cluster extends HandDrivenGroup<LeaderlessReplica, PeerMessage> {
   readonly down = new Set<string>();
-  #counter = 0;
 
   constructor(
     readonly options: LeaderlessOptions,
-    readonly ids: readonly string[] = fiveReplicas,
+    ids: readonly string[] = fiveReplicas,
     states: ReadonlyMap<string, LeaderlessDurableState> = new Map(),
   ) {
-    const factory = leaderless(options);
-    for (const id of ids) {
-      const state = states.get(id);
-      this.cores.set(
-        id,
-        factory({
-          id,
-          replicas: ids,
-          clock: this.clock,
-          random: new SeededRandom({ seed: ids.indexOf(id) + 1 }),
-          tickMs: 10,
-          ...(state === undefined ? {} : { durableState: state }),
-        }) as LeaderlessReplica,
-      );
-    }
-  }
-
-  core(id: string): LeaderlessReplica {
-    return this.cores.get(id) as LeaderlessReplica;
+    super({
+      factory: leaderless(options),
+      ids,
+      clock: new ManualClock({ nowMs: 0, wallMs: 1_700_000_000_000 }),
+      seedOf: (id) => ids.indexOf(id) + 1,
+      client: 'client',
+      durableStates: states,
+    });
   }
 
   /** Sends a request to `to`; returns its id. */
@@ -71,47 +52,20 @@ class Cluster {
     operation: ReplicaRequest['operation'],
     extra: Partial<ReplicaRequest> = {},
   ): string {
-    this.#counter += 1;
-    const id = `q${this.#counter}`;
-    this.core(to).request({ id, client: 'client', operation, ...extra });
+    const id = this.send(to, operation, extra);
     this.collect(to);
     return id;
   }
 
-  collect(id: string): void {
-    const output = this.core(id).drain();
-    for (const { to, message } of output.messages) {
-      this.queue.push({ from: id, to, message: message as InFlight['message'] });
-    }
-    for (const { reply } of output.replies) {
-      this.replies.set(reply.id, reply);
-    }
-  }
-
   /** Delivers queued messages (and what they cause) until none is left; down replicas drop theirs. */
   deliverAll(): void {
-    for (let guard = 0; this.queue.length > 0; guard += 1) {
-      assert.ok(guard < 100_000, 'messages keep flowing');
-      const next = this.queue.shift() as InFlight;
-      if (this.down.has(next.from) || this.down.has(next.to)) {
-        continue;
-      }
-      this.delivered.push(next);
-      this.core(next.to).step(next.from, structuredClone(next.message));
-      this.collect(next.to);
-    }
+    this.flush((next) => this.down.has(next.from) || this.down.has(next.to));
   }
 
   /** `count` ticks of 10 ms on every live replica, delivering after each. */
   tick(count = 1): void {
     for (let index = 0; index < count; index += 1) {
-      this.clock.advanceMs(10);
-      for (const id of this.ids) {
-        if (!this.down.has(id)) {
-          this.core(id).tick();
-          this.collect(id);
-        }
-      }
+      this.tickEach(this.ids.filter((id) => !this.down.has(id)));
       this.deliverAll();
     }
   }
@@ -322,7 +276,7 @@ describe('leaderless: sessions', () => {
     const session = (cluster.replies.get(write) as { session?: string }).session as string;
     cluster.down.clear();
     cluster.down.add('r1');
-    cluster.queue.length = 0;
+    cluster.inFlight.length = 0;
     const read = cluster.request(other, { kind: 'read', key }, { session });
     cluster.tick(6);
     assert.deepEqual(cluster.replies.get(read), {

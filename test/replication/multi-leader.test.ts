@@ -18,7 +18,6 @@ import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/cor
 import {
   type MultiLeaderOptions,
   multiLeader,
-  type ReplicaCore,
   type ReplicaReply,
   type ReplicaRequest,
 } from '../../src/replication/index.js';
@@ -38,67 +37,26 @@ import {
   totals,
 } from './multi-leader-scenario.js';
 import { type ReplicationScenarioResult, runReplicationScenario } from './sim-harness.js';
-
-interface InFlight {
-  readonly from: string;
-  readonly to: string;
-  readonly message: unknown;
-}
+import { HandDrivenGroup, type InFlight } from './support.js';
 
 /** Replicas driven by hand: messages wait in `inFlight` until the test delivers them. */
-class Group {
-  readonly clock = new ManualClock({ nowMs: 0, wallMs: 1_700_000_000_000 });
-  readonly cores = new Map<string, ReplicaCore>();
-  inFlight: InFlight[] = [];
-  readonly replies = new Map<string, ReplicaReply>();
-  #requests = 0;
-
+class Group extends HandDrivenGroup {
   constructor(
     readonly options: MultiLeaderOptions,
-    readonly ids: readonly string[] = ['r1', 'r2', 'r3'],
+    ids: readonly string[] = ['r1', 'r2', 'r3'],
   ) {
-    for (const id of ids) {
-      this.start(id);
-    }
-  }
-
-  start(id: string, durableState?: unknown): ReplicaCore {
-    const core = multiLeader(this.options)({
-      id,
-      replicas: this.ids,
-      clock: this.clock,
-      random: new SeededRandom({ seed: this.ids.indexOf(id) + 1 }),
-      tickMs: 10,
-      ...(durableState === undefined ? {} : { durableState: structuredClone(durableState) }),
+    super({
+      factory: multiLeader(options),
+      ids,
+      clock: new ManualClock({ nowMs: 0, wallMs: 1_700_000_000_000 }),
+      seedOf: (id) => ids.indexOf(id) + 1,
+      client: 'client',
     });
-    this.cores.set(id, core);
-    return core;
-  }
-
-  core(id: string): ReplicaCore {
-    return this.cores.get(id) as ReplicaCore;
-  }
-
-  #collect(id: string): void {
-    const output = this.core(id).drain();
-    for (const { to, message } of output.messages) {
-      this.inFlight.push({ from: id, to, message: structuredClone(message) });
-    }
-    for (const { reply } of output.replies) {
-      this.replies.set(reply.id, reply);
-    }
   }
 
   request(id: string, operation: ReplicaRequest['operation'], session?: string): ReplicaReply {
-    this.#requests += 1;
-    const requestId = `q${this.#requests}`;
-    this.core(id).request({
-      id: requestId,
-      client: 'client',
-      operation,
-      ...(session === undefined ? {} : { session }),
-    });
-    this.#collect(id);
+    const requestId = this.send(id, operation, session === undefined ? {} : { session });
+    this.collect(id);
     return this.replies.get(requestId) as ReplicaReply;
   }
 
@@ -110,30 +68,15 @@ class Group {
     return this.request(id, { kind: 'read', key }, session);
   }
 
-  deliver(message: InFlight): void {
-    this.core(message.to).step(message.from, structuredClone(message.message));
-    this.#collect(message.to);
-  }
-
   /** Delivers everything in flight (and what that produces) in order; `drop` loses some. */
-  flush(drop: (message: InFlight) => boolean = () => false, limit = 10_000): void {
-    for (let count = 0; this.inFlight.length > 0; count += 1) {
-      assert.ok(count < limit, 'the replicas kept talking');
-      const message = this.inFlight.shift() as InFlight;
-      if (!drop(message)) {
-        this.deliver(message);
-      }
-    }
+  override flush(drop: (message: InFlight) => boolean = () => false, limit = 10_000): void {
+    super.flush(drop, limit);
   }
 
   /** `count` ticks of 10 ms on every replica, delivering after each. */
   tick(count: number, drop: (message: InFlight) => boolean = () => false): void {
     for (let index = 0; index < count; index += 1) {
-      this.clock.advanceMs(10);
-      for (const id of this.ids) {
-        this.core(id).tick();
-        this.#collect(id);
-      }
+      this.tickEach();
       this.flush(drop);
     }
   }
