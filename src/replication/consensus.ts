@@ -27,9 +27,8 @@ import {
   type Ready,
   type Snapshot,
 } from '../raft/index.js';
+import { ReplicaOutbox } from './core-support.js';
 import type {
-  ClientEnvelope,
-  PeerEnvelope,
   ReplicaCore,
   ReplicaCoreFactory,
   ReplicaCoreOptions,
@@ -56,7 +55,11 @@ export interface ConsensusOptions {
    * apply), a read `unavailable`. Default 30.
    */
   readonly requestTimeoutTicks?: number;
-  /** Applied entries between two snapshots (after each, the log is compacted). Default 1,000. */
+  /**
+   * Applied entries between two snapshots. After each the log is compacted up to the
+   * previous one, so it holds from `snapshotEveryEntries` to twice as many entries and a
+   * follower fewer entries behind catches up without a snapshot. Default 1,000.
+   */
   readonly snapshotEveryEntries?: number;
   /**
    * Requests a replica holds at once: writes waiting to apply, reads waiting for their
@@ -84,6 +87,8 @@ export interface ConsensusMetrics {
   readonly writesAcknowledged: number;
   /** Snapshots this replica took of its state machine (each followed by a compaction). */
   readonly snapshotsTaken: number;
+  /** Snapshots this replica installed from a leader (it was behind the leader's compacted log). */
+  readonly snapshotsInstalled: number;
   /** 1 while this replica is the Raft leader, else 0. */
   readonly isLeader: number;
   /** Index of the last log entry applied to the state machine. */
@@ -220,6 +225,7 @@ interface Counters {
   leaderChanges: number;
   writesAcknowledged: number;
   snapshotsTaken: number;
+  snapshotsInstalled: number;
   /** Boots of this replica: makes read contexts unique across restarts. */
   boots: number;
 }
@@ -277,7 +283,12 @@ function readDurableState(value: unknown): DurableState {
   if (!Array.isArray(state.entries)) {
     return fail('entries');
   }
-  let expected = snapshot.metadata.index + 1;
+  // The log may still hold entries the snapshot covers (compaction lags one snapshot).
+  const firstIndex = (state.entries[0] as Partial<Entry> | undefined)?.index;
+  let expected = isIndex(firstIndex) && firstIndex >= 1 ? firstIndex : snapshot.metadata.index + 1;
+  if (expected > snapshot.metadata.index + 1) {
+    return fail('a gap between the snapshot and the log');
+  }
   for (const entry of state.entries as unknown[]) {
     const candidate = entry as Partial<Entry> | null;
     if (
@@ -292,7 +303,7 @@ function readDurableState(value: unknown): DurableState {
     }
     expected += 1;
   }
-  if (hard.commitIndex > expected - 1) {
+  if (hard.commitIndex > Math.max(expected - 1, snapshot.metadata.index)) {
     return fail('commitIndex past the log');
   }
   const counters = state.counters as Partial<Counters> | undefined;
@@ -302,6 +313,7 @@ function readDurableState(value: unknown): DurableState {
     !isIndex(counters.leaderChanges) ||
     !isIndex(counters.writesAcknowledged) ||
     !isIndex(counters.snapshotsTaken) ||
+    !isIndex(counters.snapshotsInstalled) ||
     !isIndex(counters.boots)
   ) {
     return fail('counters');
@@ -365,8 +377,7 @@ class ConsensusReplica implements ReplicaCore {
   /** Own clock's time when this replica last heard from the leader (or started). */
   #heardFromLeaderMs: number;
   #messagesIgnored = 0;
-  #messages: PeerEnvelope[] = [];
-  #replies: ClientEnvelope[] = [];
+  readonly #outbox = new ReplicaOutbox();
 
   constructor(settings: Settings, options: ReplicaCoreOptions) {
     const given = requireOptions('options', options);
@@ -403,7 +414,13 @@ class ConsensusReplica implements ReplicaCore {
     this.#machine = new KeyValueStateMachine({ sessionCountMax: settings.sessionCountMax });
     let appliedIndex = 0;
     if (given.durableState === undefined) {
-      this.#counters = { leaderChanges: 0, writesAcknowledged: 0, snapshotsTaken: 0, boots: 1 };
+      this.#counters = {
+        leaderChanges: 0,
+        writesAcknowledged: 0,
+        snapshotsTaken: 0,
+        snapshotsInstalled: 0,
+        boots: 1,
+      };
     } else {
       const state = readDurableState(given.durableState);
       if (state.snapshot.metadata.index > 0) {
@@ -503,6 +520,9 @@ class ConsensusReplica implements ReplicaCore {
   }
 
   tick(): void {
+    if (this.#node.role === 'leader') {
+      this.#heardFromLeaderMs = this.#clock.nowMs(); // a deposed leader's staleness starts here
+    }
     this.#node.tick();
     const timeout = this.#settings.requestTimeoutTicks;
     for (const pending of [...this.#pendingWrites.values()]) {
@@ -519,13 +539,10 @@ class ConsensusReplica implements ReplicaCore {
       read.ticks += 1;
       if (read.ticks >= timeout) {
         this.#pendingReads.delete(context);
-        this.#replies.push({
-          to: read.client,
-          reply: {
-            id: read.id,
-            status: 'unavailable',
-            reason: `timeout: no read index from a leader with a majority within ${timeout} ticks`,
-          },
+        this.#outbox.reply(read.client, {
+          id: read.id,
+          status: 'unavailable',
+          reason: `timeout: no read index from a leader with a majority within ${timeout} ticks`,
         });
       } else if (read.retry) {
         this.#askReadIndex(context, read);
@@ -535,13 +552,10 @@ class ConsensusReplica implements ReplicaCore {
       forwarded.ticks += 1;
       if (forwarded.ticks >= timeout) {
         this.#forwarded.delete(requestKey);
-        this.#replies.push({
-          to: forwarded.client,
-          reply: {
-            id: forwarded.id,
-            status: 'unknown',
-            reason: `forward-timeout: no answer from the leader ${forwarded.leader} within ${timeout} ticks; the write may still apply`,
-          },
+        this.#outbox.reply(forwarded.client, {
+          id: forwarded.id,
+          status: 'unknown',
+          reason: `forward-timeout: no answer from the leader ${forwarded.leader} within ${timeout} ticks; the write may still apply`,
         });
       }
     }
@@ -549,10 +563,7 @@ class ConsensusReplica implements ReplicaCore {
   }
 
   drain(): ReplicaOutput {
-    const output = { messages: this.#messages, replies: this.#replies };
-    this.#messages = [];
-    this.#replies = [];
-    return output;
+    return this.#outbox.drain();
   }
 
   durableState(): unknown {
@@ -592,6 +603,7 @@ class ConsensusReplica implements ReplicaCore {
       leaderChanges: this.#counters.leaderChanges,
       writesAcknowledged: this.#counters.writesAcknowledged,
       snapshotsTaken: this.#counters.snapshotsTaken,
+      snapshotsInstalled: this.#counters.snapshotsInstalled,
       isLeader: this.#node.role === 'leader' ? 1 : 0,
       appliedIndex: this.#machine.appliedIndex,
       messagesIgnored: this.#messagesIgnored,
@@ -662,13 +674,13 @@ class ConsensusReplica implements ReplicaCore {
       key,
       value,
     };
-    this.#messages.push({ to: leader, message });
+    this.#outbox.send(leader, message);
   }
 
   #read(client: string, id: string, key: string): void {
     const overloaded = this.#overloaded();
     if (overloaded !== undefined) {
-      this.#replies.push({ to: client, reply: { id, status: 'unavailable', reason: overloaded } });
+      this.#outbox.reply(client, { id, status: 'unavailable', reason: overloaded });
       return;
     }
     this.#readCount += 1;
@@ -689,13 +701,10 @@ class ConsensusReplica implements ReplicaCore {
       return;
     }
     this.#pendingReads.delete(context);
-    this.#replies.push({
-      to: read.client,
-      reply: {
-        id: read.id,
-        status: 'unavailable',
-        reason: `${result.reason}: no leader confirmed a read index`,
-      },
+    this.#outbox.reply(read.client, {
+      id: read.id,
+      status: 'unavailable',
+      reason: `${result.reason}: no leader confirmed a read index`,
     });
   }
 
@@ -713,15 +722,12 @@ class ConsensusReplica implements ReplicaCore {
     }
     const stalenessMs =
       this.#node.role === 'leader' ? 0 : Math.max(0, this.#clock.nowMs() - this.#heardFromLeaderMs);
-    this.#replies.push({
-      to: target.client,
-      reply: {
-        id: target.id,
-        status: 'ok',
-        value: this.#machine.get(key),
-        session: String(applied),
-        stalenessMs,
-      },
+    this.#outbox.reply(target.client, {
+      id: target.id,
+      status: 'ok',
+      value: this.#machine.get(key),
+      session: String(applied),
+      stalenessMs,
     });
   }
 
@@ -756,14 +762,14 @@ class ConsensusReplica implements ReplicaCore {
 
   #answer(target: ReplyTarget, reply: ForwardedReply): void {
     if (target.kind === 'client') {
-      this.#replies.push({ to: target.client, reply: { id: target.id, ...reply } as ReplicaReply });
+      this.#outbox.reply(target.client, { id: target.id, ...reply } as ReplicaReply);
     } else {
       const message: ForwardReplyMessage = {
         kind: 'forward-reply',
         requestKey: target.requestKey,
         reply,
       };
-      this.#messages.push({ to: target.peer, message });
+      this.#outbox.send(target.peer, message);
     }
   }
 
@@ -850,10 +856,7 @@ class ConsensusReplica implements ReplicaCore {
       return; // answered already (a timeout), or not ours
     }
     this.#forwarded.delete(requestKey);
-    this.#replies.push({
-      to: forwarded.client,
-      reply: { id: forwarded.id, ...valid } as ReplicaReply,
-    });
+    this.#outbox.reply(forwarded.client, { id: forwarded.id, ...valid } as ReplicaReply);
   }
 
   // ---------------------------------------------------------------- the ready loop
@@ -869,7 +872,7 @@ class ConsensusReplica implements ReplicaCore {
       this.#persist(ready);
       for (const message of ready.messages) {
         const envelope: RaftEnvelope = { kind: 'raft', raft: message };
-        this.#messages.push({ to: message.to, message: envelope });
+        this.#outbox.send(message.to, envelope);
       }
       if (ready.snapshot !== undefined) {
         this.#restoreSnapshot(ready.snapshot);
@@ -921,6 +924,7 @@ class ConsensusReplica implements ReplicaCore {
       return;
     }
     this.#machine.restore(snapshot.data);
+    this.#counters.snapshotsInstalled += 1;
     // Entries the snapshot covers were never seen here: their fate is not known.
     for (const pending of [...this.#pendingWrites.values()]) {
       if (pending.index <= snapshot.metadata.index) {
@@ -969,15 +973,12 @@ class ConsensusReplica implements ReplicaCore {
         continue;
       }
       this.#pendingReads.delete(context);
-      this.#replies.push({
-        to: read.client,
-        reply: {
-          id: read.id,
-          status: 'ok',
-          value: this.#machine.get(read.key),
-          session: String(applied),
-          stalenessMs: 0,
-        },
+      this.#outbox.reply(read.client, {
+        id: read.id,
+        status: 'ok',
+        value: this.#machine.get(read.key),
+        session: String(applied),
+        stalenessMs: 0,
       });
     }
   }
@@ -991,8 +992,11 @@ class ConsensusReplica implements ReplicaCore {
     ) {
       return;
     }
+    // Compact only up to the previous snapshot: the log keeps the entries since then, so a
+    // follower less than `snapshotEveryEntries` behind catches up by appends, not a snapshot.
+    const previousIndex = storage.snapshot().metadata.index;
     storage.createSnapshot(applied, this.#node.membership, this.#machine.snapshot());
-    storage.compact(applied);
+    storage.compact(previousIndex);
     this.#counters.snapshotsTaken += 1;
   }
 }
