@@ -154,6 +154,11 @@ export interface LabCell {
   readonly concurrentWritesOverwritten: number;
   /** `ok` reads whose reply carried two or more siblings. */
   readonly conflictsSurfaced: number;
+  /**
+   * Keys on which, after the settle time, two replicas that hold a value for the key hold
+   * different values (replicas holding nothing for it, such as non-owners, are left out).
+   */
+  readonly divergedKeys: number;
   /** What the mode counted itself. */
   readonly modeCounters: LabModeCounters;
   /** Verdicts of `distkit/check`. */
@@ -298,13 +303,18 @@ export function runLabCell(
     conflictsSurfaced: sumMetric(cores, 'conflictsSurfaced'),
   };
   const held = new Map<string, Set<string>>(keys.map((key) => [key, new Set<string>()]));
+  const statesByKey = new Map<string, Set<string>>(keys.map((key) => [key, new Set<string>()]));
   for (const core of cores) {
     for (const [key, values] of mode.heldValues(core, keys)) {
       for (const value of values) {
         held.get(key)?.add(value);
       }
+      if (values.length > 0) {
+        statesByKey.get(key)?.add(JSON.stringify([...values].sort()));
+      }
     }
   }
+  const divergedKeys = [...statesByKey.values()].filter((states) => states.size > 1).length;
   const inWindow = operations.filter(
     (operation) => operation.invokeTime >= windowStart && operation.invokeTime < windowEnd,
   );
@@ -346,6 +356,7 @@ export function runLabCell(
     acknowledgedWritesLost: lost.length,
     concurrentWritesOverwritten: overwritten.length,
     conflictsSurfaced: siblingReads,
+    divergedKeys,
     modeCounters,
     consistency: checked.consistency,
     timeSeries: timeSeries(
@@ -430,6 +441,7 @@ export const labTableHeaders: readonly string[] = [
   'lost',
   'overwr',
   'confl',
+  'diverged',
   'lin',
   'ryw',
   'mr',
@@ -452,6 +464,7 @@ export function labTableRows(report: LabReport): string[][] {
         cell.modeCounters.concurrentWritesOverwritten,
       ),
       String(cell.conflictsSurfaced),
+      String(cell.divergedKeys),
       verdictMark(cell.consistency.linearizable),
       verdictMark(cell.consistency.readYourWrites),
       verdictMark(cell.consistency.monotonicReads),

@@ -188,7 +188,7 @@ function renderCell(report: LabReport, cell: LabCell): string {
     .join(', ');
   return `<div class="cell" id="${escapeHtml(`${cell.mode}-${cell.scenario}`)}">
 <h3>${escapeHtml(cell.mode)} × ${escapeHtml(cell.scenario)}</h3>
-<p class="meta">${cell.operations.invoked} operations: ${cell.operations.ok} ok, ${cell.operations.failed} refused, ${cell.operations.unknown} unknown. Availability in the window ${(cell.availability * 100).toFixed(1)}% (whole run ${(cell.availabilityOverall * 100).toFixed(1)}%); ${cell.staleReads} stale of ${cell.reads} ok reads; ${cell.acknowledgedWritesLost} acknowledged writes lost, ${cell.concurrentWritesOverwritten} overwritten by concurrent writes; ${cell.conflictsSurfaced} reads with siblings.${counters === '' ? '' : ` The mode counted: ${escapeHtml(counters)}.`}</p>
+<p class="meta">${cell.operations.invoked} operations: ${cell.operations.ok} ok, ${cell.operations.failed} refused, ${cell.operations.unknown} unknown. Availability in the window ${(cell.availability * 100).toFixed(1)}% (whole run ${(cell.availabilityOverall * 100).toFixed(1)}%); ${cell.staleReads} stale of ${cell.reads} ok reads; ${cell.acknowledgedWritesLost} acknowledged writes lost, ${cell.concurrentWritesOverwritten} overwritten by concurrent writes; ${cell.conflictsSurfaced} reads with siblings; ${cell.divergedKeys} keys diverged at the end.${counters === '' ? '' : ` The mode counted: ${escapeHtml(counters)}.`}</p>
 <p class="meta">Faults: ${cell.faultLog.length === 0 ? 'none' : escapeHtml(cell.faultLog.join('; '))}</p>
 ${operationsChart(cell, endMs)}
 ${latencyChart(cell, endMs)}
@@ -240,6 +240,7 @@ ${renderTable(report)}
 <dt>lost</dt><dd>Ok writes such that, at the end, no replica holds their value nor the value of any write of their key that had not completed before they began (the key went back in time past them). A lower bound: a lost write later overwritten by a newer write cannot be told from the final state. In parentheses, the mode's own count (acknowledgedWritesLost), where it keeps one.</dd>
 <dt>overwr</dt><dd>Ok writes whose value no replica holds at the end although they were not lost: every surviving write of the key overlapped them in time, so a conflict was resolved against them without anyone reading them. In parentheses, the mode's own count (concurrentWritesOverwritten, multi-leader LWW).</dd>
 <dt>confl</dt><dd>Ok reads whose reply carried two or more siblings (concurrent versions surfaced to the client).</dd>
+<dt>diverged</dt><dd>Keys on which, after the settle time that follows the workload, two replicas that hold a value for the key hold different values (a replica that holds nothing for the key, such as a leaderless non-owner, is left out). Anti-entropy, read repair and log catch-up bring it to 0.</dd>
 <dt>lin, ryw, mr</dt><dd>distkit/check verdicts on the whole history: linearizability (per key, key-value model), read-your-writes and monotonic reads (a session is one client). ✓ holds, ✗ violated, ? undecided within the step budget.</dd>
 </dl>
 <h2>Modes</h2><dl class="columns">${modes}</dl>
