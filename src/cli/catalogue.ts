@@ -214,7 +214,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'The CAP/PACELC lab: replication modes against partitions, crashes, clock skew and message loss in the simulator, every figure measured',
     capabilities: [
       'runLab(): a matrix of modes (Raft, leader-follower sync and async, multi-leader LWW and siblings, leaderless N=3 with W/R 2/2 and 1/1, sloppy quorum) against scenarios (healthy, minority and majority partition, leader crash and restart, clock skew, message loss and delay), one seeded simulation per cell with an explicit fault window',
-      'Per cell, measured from the history and the replicas\' final state: availability during the fault window, latency p50/p99, stale reads, acknowledged writes lost (and the mode\'s own count), writes overwritten by concurrent writes, siblings surfaced, and linearizability, read-your-writes and monotonic reads per distkit/check',
+      "Per cell, measured from the history and the replicas' final state: availability during the fault window, latency p50/p99, stale reads, acknowledged writes lost (and the mode's own count), writes overwritten by concurrent writes, siblings surfaced, keys left diverged, and linearizability, read-your-writes and monotonic reads per distkit/check",
       'Per cell, a time series (ok and failed operations and latency per 100 ms) and the first anomaly with its operations',
       'formatLabTable() and renderLabReportHtml(): the table as text, and a self-contained HTML report with charts over time (fault window shaded) and each first anomaly as a timeline',
       'runReplicationScenario(), ReplicaProgram and ReplicaClient: any ReplicaCore mode in the simulator under a workload and a fault plan or script',
