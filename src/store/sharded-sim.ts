@@ -6,7 +6,9 @@
  * @module
  */
 
+import type { Operation } from '../check/index.js';
 import type { Random, Scheduler } from '../core/index.js';
+import type { ReplicaCoreFactory } from '../replication/index.js';
 import {
   type CompleteOperation,
   type FaultPlanOptions,
@@ -17,15 +19,17 @@ import {
   Workload,
   type WorkloadClient,
   type WorkloadOperation,
+  type WorkloadStatistics,
 } from '../sim/index.js';
 import { type StoreNodeDurableState, StoreNodeProgram } from './shard-node.js';
+import { type ConsistencyLevelCheckResult, checkConsistencyLevel } from './sharded-check.js';
 import {
   StoreClient,
   type StoreClientOptions,
   type StoreRequestOptions,
   type StoreResult,
 } from './sharded-client.js';
-import type { ShardedStoreLayout } from './sharded-store.js';
+import { type ConsistencyLevel, ShardedStoreLayout, type ShardModeKind } from './sharded-store.js';
 
 /**
  * A `distkit/sim` workload client that speaks to the store through a
@@ -240,4 +244,156 @@ export function runShardedStoreWorkload(
     finalReads = reads;
   }
   return { simulation, workload, finalReads, programs, nemesis };
+}
+
+/** Options of {@link runConsistencyLevelScenario}. */
+export interface ConsistencyLevelScenarioOptions {
+  /** The simulation's seed. */
+  readonly seed: number;
+  /** The mode the keyspace's factory builds. */
+  readonly mode: ShardModeKind;
+  /** The replication mode of every shard. */
+  readonly factory: ReplicaCoreFactory;
+  /** The level every request asks for. */
+  readonly level: ConsistencyLevel;
+  /** Store nodes. Default 5. */
+  readonly nodeCount?: number;
+  /** Shards, hash-partitioned. Default 3. */
+  readonly shardCount?: number;
+  /** Operations. Default 400. */
+  readonly operationCountMax?: number;
+  /** `bounded-staleness`: the bound asked for. Default 200. */
+  readonly stalenessMsMax?: number;
+  /** Faults; omit for a healthy run. */
+  readonly faults?: ShardedStoreWorkloadOptions['faults'];
+  /** Default 3,000. */
+  readonly faultPhaseMs?: number;
+  /** How links behave. Default latency uniform 1-10 ms. */
+  readonly network?: LinkOptions;
+}
+
+/** What {@link runConsistencyLevelScenario} measured. */
+export interface ConsistencyLevelScenarioResult {
+  /** The checker's verdict on the history. */
+  readonly check: ConsistencyLevelCheckResult;
+  /** Operations ok, failed and of unknown outcome in the main workload. */
+  readonly statistics: WorkloadStatistics;
+  /** The run, for its trace and metrics. */
+  readonly run: ShardedStoreWorkloadResult;
+}
+
+/**
+ * One seeded run of one keyspace (hash-partitioned into `shardCount` shards of 3
+ * replicas over `nodeCount` nodes) where every request asks for `level`, checked with the
+ * level's checker ({@link checkConsistencyLevel}):
+ * - `bounded-staleness`: each key has one writer (client `k mod 4`) so its writes never
+ *   overlap, and each key's history is cut after its first write of unknown outcome (the
+ *   checker needs real time to order every key's writes); the client's staleness margin
+ *   is the network's largest one-way delay, and the check uses the requested bound;
+ * - `eventual`: after the heal and 5 s of quiet every client reads every key twice, and
+ *   only those reads are judged, against every write (a write of unknown outcome dated
+ *   when its client gave up, since the checker never quiesces a key with one).
+ *
+ * @example
+ * ```ts
+ * const { check } = runConsistencyLevelScenario({
+ *   seed: 1, mode: 'leader-follower-sync', factory: leaderFollower({ replication: 'sync' }),
+ *   level: 'linearizable', faults: { weights: { crash: 1, split: 1 } },
+ * });
+ * ```
+ */
+export function runConsistencyLevelScenario(
+  options: ConsistencyLevelScenarioOptions,
+): ConsistencyLevelScenarioResult {
+  const nodeCount = options.nodeCount ?? 5;
+  const layout = new ShardedStoreLayout({
+    nodes: Array.from({ length: nodeCount }, (_, index) => `n${index + 1}`),
+    keyspaces: [
+      {
+        name: 'main',
+        keyPrefix: '',
+        mode: options.mode,
+        factory: options.factory,
+        partitioning: { kind: 'hash', shardCount: options.shardCount ?? 3 },
+        replicaCount: Math.min(3, nodeCount),
+      },
+    ],
+  });
+  const network = options.network ?? {
+    latency: { kind: 'uniform', delayMsMin: 1, delayMsMax: 10 },
+  };
+  const latency = network.latency;
+  const delayMsMax =
+    latency === undefined
+      ? 5
+      : latency.kind === 'constant'
+        ? latency.delayMs
+        : latency.kind === 'uniform'
+          ? latency.delayMsMax
+          : Number.POSITIVE_INFINITY;
+  const level = options.level;
+  const stalenessMsMax = options.stalenessMsMax ?? 200;
+  const clientCount = 4;
+  const bounded = level === 'bounded-staleness';
+  const eventual = level === 'eventual';
+  const run = runShardedStoreWorkload({
+    seed: options.seed,
+    layout,
+    clientCount,
+    operationCountMax: options.operationCountMax ?? 400,
+    options: () => ({ consistency: level, ...(bounded ? { stalenessMsMax } : {}) }),
+    ...(bounded
+      ? {
+          writer: (clientIndex: number, operation: WorkloadOperation) =>
+            Number((operation.key ?? 'k0').slice(1)) % clientCount === clientIndex,
+          client: { stalenessMarginMs: Number.isFinite(delayMsMax) ? delayMsMax : 0 },
+        }
+      : {}),
+    network,
+    ...(options.faults === undefined ? {} : { faults: options.faults }),
+    faultPhaseMs: options.faultPhaseMs ?? 3_000,
+    ...(eventual ? { quietMsAfter: 5_000, finalReadRoundCount: 2 } : {}),
+  });
+  let operations: Operation[] = [...run.workload.history.operations()];
+  if (bounded) {
+    operations = untilFirstUnknownWrite(operations);
+  }
+  if (eventual) {
+    const endTime = Math.max(...operations.map((operation) => operation.invokeTime));
+    operations = [
+      ...operations
+        .filter((operation) => operation.kind === 'write')
+        .map((operation) =>
+          operation.status === 'unknown'
+            ? { ...operation, status: 'ok' as const, returnTime: endTime }
+            : operation,
+        ),
+      ...(run.finalReads?.history.operations() ?? []),
+    ];
+  }
+  const check = checkConsistencyLevel(level, operations, {
+    stalenessMsMax,
+    settleMs: 5_000,
+  });
+  return { check, statistics: run.workload.statistics, run };
+}
+
+/** Each key's operations invoked up to its first write of unknown outcome (kept). */
+function untilFirstUnknownWrite(operations: readonly Operation[]): Operation[] {
+  const cutAt = new Map<string, number>();
+  for (const operation of operations) {
+    const key = (operation as { readonly key?: string }).key ?? '';
+    if (operation.kind === 'write' && operation.status === 'unknown') {
+      cutAt.set(key, Math.min(cutAt.get(key) ?? Number.POSITIVE_INFINITY, operation.invokeTime));
+    }
+  }
+  return operations.filter((operation) => {
+    const key = (operation as { readonly key?: string }).key ?? '';
+    const cut = cutAt.get(key);
+    return (
+      cut === undefined ||
+      operation.invokeTime < cut ||
+      (operation.invokeTime === cut && operation.kind === 'write')
+    );
+  });
 }
