@@ -4,7 +4,13 @@
  * @module
  */
 
-import type { ClientEnvelope, PeerEnvelope, ReplicaOutput, ReplicaReply } from './protocol.js';
+import type {
+  ClientEnvelope,
+  PeerEnvelope,
+  ReplicaOperation,
+  ReplicaOutput,
+  ReplicaReply,
+} from './protocol.js';
 
 /**
  * What a replica has produced since the driver last called `drain()`:
@@ -31,5 +37,71 @@ export class ReplicaOutbox {
     this.#messages = [];
     this.#replies = [];
     return output;
+  }
+}
+
+/** A safe non-negative integer: an index, an epoch, a count in a peer message or a state. */
+export function isIndex(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** A string of at most `lengthMax` UTF-16 code units. */
+export function isShortString(value: unknown, lengthMax: number): value is string {
+  return typeof value === 'string' && value.length <= lengthMax;
+}
+
+/** The longest key and value a mode accepts in an operation. */
+export interface OperationLimits {
+  readonly keyLengthMax: number;
+  readonly valueLengthMax: number;
+}
+
+/**
+ * `operation` (from a client or a peer, so unchecked) as a fresh {@link ReplicaOperation},
+ * or undefined when it is not a read or a write with a key (and value) within `limits`.
+ */
+export function validOperation(
+  operation: unknown,
+  limits: OperationLimits,
+): ReplicaOperation | undefined {
+  if (typeof operation !== 'object' || operation === null) {
+    return undefined;
+  }
+  const { kind, key, value } = operation as { kind?: unknown; key?: unknown; value?: unknown };
+  if (!isShortString(key, limits.keyLengthMax)) {
+    return undefined;
+  }
+  if (kind === 'read') {
+    return { kind, key };
+  }
+  if (kind === 'write' && isShortString(value, limits.valueLengthMax)) {
+    return { kind, key, value };
+  }
+  return undefined;
+}
+
+/**
+ * The keys of the latest requests, at most `countMax` of them, so that a request
+ * delivered twice is served once; the oldest is forgotten first.
+ */
+export class RecentRequests {
+  readonly #keys = new Set<string>();
+  readonly #countMax: number;
+
+  constructor(countMax: number) {
+    this.#countMax = countMax;
+  }
+
+  /** False when `requestKey` is among the recent ones (a duplicate); otherwise remembers it. */
+  remember(requestKey: string): boolean {
+    if (this.#keys.has(requestKey)) {
+      return false;
+    }
+    this.#keys.add(requestKey);
+    if (this.#keys.size > this.#countMax) {
+      const oldest = this.#keys.values().next().value as string;
+      this.#keys.delete(oldest);
+    }
+    return true;
   }
 }

@@ -17,7 +17,13 @@ import {
   requireOneOf,
   requireOptions,
 } from '../core/index.js';
-import { ReplicaOutbox } from './core-support.js';
+import {
+  isIndex,
+  isShortString,
+  RecentRequests,
+  ReplicaOutbox,
+  validOperation,
+} from './core-support.js';
 import type {
   ReplicaCore,
   ReplicaCoreFactory,
@@ -321,14 +327,6 @@ type UncheckedFields = Partial<
   >
 >;
 
-function isIndex(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-function isShortString(value: unknown, lengthMax: number): value is string {
-  return typeof value === 'string' && value.length <= lengthMax;
-}
-
 // ------------------------------------------------------------------ state
 
 interface Entry {
@@ -466,12 +464,13 @@ class LeaderFollowerReplica implements ReplicaCore {
   readonly #progress = new Map<ReplicaId, Progress>();
   readonly #pendingWrites = new Map<number, PendingWrite>();
   readonly #forwarded = new Map<string, ForwardedRequest>();
-  readonly #seenRequests = new Set<string>();
+  readonly #seenRequests: RecentRequests;
   readonly #outbox = new ReplicaOutbox();
 
   constructor(settings: Settings, options: ReplicaCoreOptions) {
     const given = requireOptions('options', options);
     this.#settings = settings;
+    this.#seenRequests = new RecentRequests(settings.requestIdCountMax);
     if (typeof given.id !== 'string' || given.id.length === 0) {
       throw new InvalidArgumentError(
         'options.id',
@@ -533,11 +532,11 @@ class LeaderFollowerReplica implements ReplicaCore {
       return;
     }
     const requestKey = `${client}|${id}`;
-    if (!this.#remember(requestKey)) {
+    if (!this.#seenRequests.remember(requestKey)) {
       return;
     }
     const target: ReplyTarget = { kind: 'client', client, id };
-    const operation = this.#validOperation(request.operation);
+    const operation = validOperation(request.operation, this.#settings);
     if (operation === undefined) {
       this.#answer(target, {
         status: 'unavailable',
@@ -814,36 +813,6 @@ class LeaderFollowerReplica implements ReplicaCore {
   }
 
   // ---------------------------------------------------------------- requests
-
-  /** False when `requestKey` was seen recently (a duplicate delivery). */
-  #remember(requestKey: string): boolean {
-    if (this.#seenRequests.has(requestKey)) {
-      return false;
-    }
-    this.#seenRequests.add(requestKey);
-    if (this.#seenRequests.size > this.#settings.requestIdCountMax) {
-      const oldest = this.#seenRequests.values().next().value as string;
-      this.#seenRequests.delete(oldest);
-    }
-    return true;
-  }
-
-  #validOperation(operation: unknown): ReplicaOperation | undefined {
-    if (typeof operation !== 'object' || operation === null) {
-      return undefined;
-    }
-    const { kind, key, value } = operation as { kind?: unknown; key?: unknown; value?: unknown };
-    if (!isShortString(key, this.#settings.keyLengthMax)) {
-      return undefined;
-    }
-    if (kind === 'read') {
-      return { kind, key };
-    }
-    if (kind === 'write' && isShortString(value, this.#settings.valueLengthMax)) {
-      return { kind, key, value };
-    }
-    return undefined;
-  }
 
   #answer(target: ReplyTarget, reply: ForwardedReply): void {
     if (target.kind === 'client') {
@@ -1204,7 +1173,7 @@ class LeaderFollowerReplica implements ReplicaCore {
       });
       return;
     }
-    if (!this.#remember(message.requestKey)) {
+    if (!this.#seenRequests.remember(message.requestKey)) {
       return;
     }
     this.#serve(target, message.operation, parseSessionToken(message.session));
@@ -1278,7 +1247,7 @@ class LeaderFollowerReplica implements ReplicaCore {
         if (!isShortString(candidate.requestKey, 2_100)) {
           return undefined;
         }
-        const operation = this.#validOperation(candidate.operation);
+        const operation = validOperation(candidate.operation, this.#settings);
         if (
           operation === undefined ||
           (candidate.session !== undefined && parseSessionToken(candidate.session) === undefined)
