@@ -56,9 +56,9 @@ export const defaultLabTiming: LabTiming = {
   replicaCount: 5,
   clientCount: 5,
   keyCount: 3,
-  durationMs: 6_000,
-  faultStartMs: 1_500,
-  faultWindowMs: 3_000,
+  durationMs: 10_000,
+  faultStartMs: 3_000,
+  faultWindowMs: 4_000,
   settleMs: 2_000,
   thinkTimeMsMax: 40,
   operationTimeoutMs: 500,
@@ -68,8 +68,8 @@ export const defaultLabTiming: LabTiming = {
 /** The timing of `--quick` (about twenty seconds for the whole matrix). */
 export const quickLabTiming: LabTiming = {
   ...defaultLabTiming,
-  durationMs: 3_000,
-  faultStartMs: 750,
+  durationMs: 4_000,
+  faultStartMs: 1_000,
   faultWindowMs: 1_500,
   settleMs: 1_500,
 };
