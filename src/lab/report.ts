@@ -160,8 +160,8 @@ function anomalyTimeline(cell: LabCell): string {
   const ends = involved.map((operation) => operation.returnTime ?? operation.invokeTime + 500);
   const startMs = Math.min(...involved.map((operation) => operation.invokeTime)) - 20;
   const endMs = Math.max(...ends, anomaly.timeMs) + 20;
-  const width = 640;
-  const labelWidth = 70;
+  const width = 820;
+  const labelWidth = 380;
   const rowHeight = 22;
   const x = (timeMs: number): number =>
     labelWidth + ((timeMs - startMs) / Math.max(1, endMs - startMs)) * (width - labelWidth - 10);
@@ -171,7 +171,12 @@ function anomalyTimeline(cell: LabCell): string {
       const y = index * rowHeight + 4;
       const color =
         operation.status === 'ok' ? '#c9d8ef' : operation.status === 'fail' ? '#eee' : '#f3ecc8';
-      return `<text x="0" y="${y + 13}">process ${escapeHtml(String(operation.process))}</text><rect x="${x(operation.invokeTime).toFixed(1)}" y="${y}" width="${Math.max(3, x(end) - x(operation.invokeTime)).toFixed(1)}" height="16" fill="${color}" stroke="#4a6fa5"><title>${escapeHtml(describeOperation(operation))}</title></rect><text x="${(x(operation.invokeTime) + 3).toFixed(1)}" y="${y + 12}">${escapeHtml(`${operation.kind} ${operation.key ?? ''} ${operation.kind === 'write' ? String(operation.input) : operation.status === 'ok' ? `→ ${String(operation.output)}` : ''} (${operation.status})`)}</text>`;
+      const what =
+        operation.kind === 'write'
+          ? `write ${operation.key ?? ''} ${String(operation.input)}`
+          : `read ${operation.key ?? ''}${operation.status === 'ok' ? ` → ${String(operation.output)}` : ''}`;
+      const label = `process ${String(operation.process)}: ${what} (${operation.status}, ${operation.invokeTime.toFixed(0)}-${operation.returnTime === undefined ? '?' : operation.returnTime.toFixed(0)} ms)`;
+      return `<text x="0" y="${y + 13}">${escapeHtml(label)}</text><rect x="${x(operation.invokeTime).toFixed(1)}" y="${y}" width="${Math.max(3, x(end) - x(operation.invokeTime)).toFixed(1)}" height="16" fill="${color}" stroke="#4a6fa5"><title>${escapeHtml(describeOperation(operation))}</title></rect>`;
     })
     .join('');
   const height = involved.length * rowHeight + 26;
