@@ -53,11 +53,24 @@ const followerFaults: Faults = {
   crashCountMax: 1,
 };
 
+/**
+ * Faults that drop messages but never delay them past the client's staleness margin
+ * (10 ms, the links' largest delay): a leader-follower follower counts its staleness from
+ * the arrival of the leader's last message, so latency spikes, clogged links and pauses
+ * (which deliver old messages late) break bounded staleness; see the test below.
+ */
+const droppingFaults: Faults = {
+  weights: { crash: 1, isolate: 1, split: 1, loss: 1 },
+  intervalMsMean: 400,
+};
+
 interface ModeCase {
   readonly name: string;
   readonly mode: ShardModeKind;
   readonly factory: ReplicaCoreFactory;
   readonly faults: Faults;
+  /** Faults for one level instead of `faults`. */
+  readonly faultsByLevel?: Partial<Record<ConsistencyLevel, Faults>>;
 }
 
 const modes: readonly ModeCase[] = [
@@ -67,6 +80,7 @@ const modes: readonly ModeCase[] = [
     mode: 'leader-follower-sync',
     factory: leaderFollower({ replication: 'sync' }),
     faults: everyFault,
+    faultsByLevel: { 'bounded-staleness': droppingFaults },
   },
   {
     name: 'leader-follower async',
@@ -93,7 +107,7 @@ function sweep(modeCase: ModeCase, level: ConsistencyLevel, seeds: readonly numb
         mode: modeCase.mode,
         factory: modeCase.factory,
         level,
-        faults: modeCase.faults,
+        faults: modeCase.faultsByLevel?.[level] ?? modeCase.faults,
       });
       assert.equal(
         result.check.verdict,
@@ -125,6 +139,25 @@ describe('sharded store: every level a mode offers holds under faults', () => {
 });
 
 describe('sharded store: the checkers find what eventual gives up (negative control)', () => {
+  it('bounded staleness at leader-follower followers breaks when messages take longer than the margin', () => {
+    let violations = 0;
+    const seeds = seedsFromEnvironment(process.env, [1, 2]);
+    for (const seed of seeds) {
+      const { check } = runConsistencyLevelScenario({
+        seed,
+        mode: 'leader-follower-sync',
+        factory: leaderFollower({ replication: 'sync' }),
+        level: 'bounded-staleness',
+        faults: { weights: { 'latency-spike': 1 }, intervalMsMean: 400 },
+      });
+      violations += check.violationCount;
+    }
+    console.log(
+      `leader-follower sync, bounded staleness under latency spikes of 100-1,000 ms (seeds ${seeds.join(',')}): ${violations} violations`,
+    );
+    assert.ok(violations > 0, `no violation in seeds ${seeds.join(',')}`);
+  });
+
   it('eventual reads on leader-follower async break read-your-writes and monotonic reads', () => {
     let readYourWrites = 0;
     let monotonicReads = 0;
