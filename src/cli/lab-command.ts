@@ -175,11 +175,11 @@ export function parseLabArguments(args: readonly string[]): LabArguments {
 
 const barWidth = 30;
 
-function progressText(progress: LabProgress): string {
+function progressText(progress: LabProgress, elapsedMs: number): string {
   const filled = Math.round((progress.done / Math.max(1, progress.total)) * barWidth);
   const next =
     progress.next === undefined ? 'done' : `${progress.next.mode} × ${progress.next.scenario}`;
-  return `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${progress.done}/${progress.total} ${next}`;
+  return `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${progress.done}/${progress.total} ${(elapsedMs / 1_000).toFixed(1)} s ${next}`;
 }
 
 /** The command line that reproduces a run, for the report. */
@@ -233,11 +233,12 @@ export function runLabCommand(args: readonly string[], environment: LabCommandEn
     return labExitCodes.usage;
   }
   let lastLine = '';
+  const startedMs = environment.clock.nowMs();
   const report = runLab({
     ...parsed.options,
     clock: environment.clock,
     onProgress: (progress) => {
-      const text = progressText(progress);
+      const text = progressText(progress, environment.clock.nowMs() - startedMs);
       if (environment.terminal) {
         environment.writeProgress(`\r${text.padEnd(lastLine.length)}`);
         lastLine = text;

@@ -131,8 +131,8 @@ describe('distkit lab: a run', () => {
       captured.environment,
     );
     assert.equal(code, labExitCodes.usage);
-    assert.match(captured.progress[0] ?? '', /^\r\[-+\] 0\/1 ll-2-2 × healthy/);
-    assert.match(captured.progress.at(-2) ?? '', /^\r\[#+\] 1\/1 done/);
+    assert.match(captured.progress[0] ?? '', /^\r\[-+\] 0\/1 0\.0 s ll-2-2 × healthy/);
+    assert.match(captured.progress.at(-2) ?? '', /^\r\[#+\] 1\/1 0\.0 s done/);
     assert.equal(captured.progress.at(-1), '\n');
     assert.match(captured.err.join('\n'), /cannot write lab-report\/report\.html \(EACCES/);
   });
