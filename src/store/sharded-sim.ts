@@ -260,6 +260,8 @@ export interface ConsistencyLevelScenarioOptions {
   readonly nodeCount?: number;
   /** Shards, hash-partitioned. Default 3. */
   readonly shardCount?: number;
+  /** Replicas per shard. Default 3 (at most the node count). */
+  readonly replicaCount?: number;
   /** Operations. Default 400. */
   readonly operationCountMax?: number;
   /** `bounded-staleness`: the bound asked for. Default 200. */
@@ -315,7 +317,7 @@ export function runConsistencyLevelScenario(
         mode: options.mode,
         factory: options.factory,
         partitioning: { kind: 'hash', shardCount: options.shardCount ?? 3 },
-        replicaCount: Math.min(3, nodeCount),
+        replicaCount: options.replicaCount ?? Math.min(3, nodeCount),
       },
     ],
   });

@@ -58,7 +58,9 @@ export const consistencyLevels: readonly ConsistencyLevel[] = [
 /**
  * The replication mode a keyspace's factory builds, so the client knows which levels it
  * can offer: `consensus` (Raft), leader-follower by replication kind, `multi-leader`
- * (any conflict mode) and `leaderless`.
+ * (conflicts `'lww'`: one value per key), `multi-leader-siblings` (conflicts `'siblings'`
+ * or `'crdt'`: a read's `value` is one of the siblings, so it may be an older write than
+ * one the session wrote or read) and `leaderless` (any W, R, sloppy or strict).
  */
 export type ShardModeKind =
   | 'consensus'
@@ -66,6 +68,7 @@ export type ShardModeKind =
   | 'leader-follower-semi-sync'
   | 'leader-follower-async'
   | 'multi-leader'
+  | 'multi-leader-siblings'
   | 'leaderless';
 
 /** Every {@link ShardModeKind}. */
@@ -75,6 +78,7 @@ export const shardModeKinds: readonly ShardModeKind[] = [
   'leader-follower-semi-sync',
   'leader-follower-async',
   'multi-leader',
+  'multi-leader-siblings',
   'leaderless',
 ];
 
@@ -194,6 +198,12 @@ const plans: PlanTable = {
   'multi-leader': {
     'read-your-writes': peerSessionRead,
     'monotonic-reads': peerSessionRead,
+    eventual: peerAnyRead,
+  },
+  // With siblings, the session token keeps the client's write among the siblings, but
+  // the single `value` (the greatest sibling) may be an older write: read-your-writes on
+  // the value broke in 5 of 8 seeds.
+  'multi-leader-siblings': {
     eventual: peerAnyRead,
   },
   leaderless: {

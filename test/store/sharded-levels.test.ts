@@ -71,6 +71,8 @@ interface ModeCase {
   readonly faults: Faults;
   /** Faults for one level instead of `faults`. */
   readonly faultsByLevel?: Partial<Record<ConsistencyLevel, Faults>>;
+  /** Replicas per shard (default 3). */
+  readonly replicaCount?: number;
 }
 
 const modes: readonly ModeCase[] = [
@@ -94,7 +96,20 @@ const modes: readonly ModeCase[] = [
     factory: multiLeader({ conflicts: 'lww' }),
     faults: everyFault,
   },
+  {
+    name: 'multi-leader siblings',
+    mode: 'multi-leader-siblings',
+    factory: multiLeader({ conflicts: 'siblings' }),
+    faults: everyFault,
+  },
   { name: 'leaderless W=R=2', mode: 'leaderless', factory: leaderless(), faults: everyFault },
+  {
+    name: 'leaderless sloppy (N=3 of 5 replicas per shard)',
+    mode: 'leaderless',
+    factory: leaderless({ sloppyQuorum: true }),
+    faults: everyFault,
+    replicaCount: 5,
+  },
 ];
 
 function sweep(modeCase: ModeCase, level: ConsistencyLevel, seeds: readonly number[]) {
@@ -108,6 +123,7 @@ function sweep(modeCase: ModeCase, level: ConsistencyLevel, seeds: readonly numb
         factory: modeCase.factory,
         level,
         faults: modeCase.faultsByLevel?.[level] ?? modeCase.faults,
+        ...(modeCase.replicaCount === undefined ? {} : { replicaCount: modeCase.replicaCount }),
       });
       assert.equal(
         result.check.verdict,

@@ -148,6 +148,7 @@ describe('consistency levels', () => {
       'monotonic-reads',
       'eventual',
     ]);
+    assert.deepEqual(levelsOffered('multi-leader-siblings'), ['eventual']);
     assert.deepEqual(levelsOffered('leaderless'), [
       'read-your-writes',
       'monotonic-reads',
