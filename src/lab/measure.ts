@@ -65,7 +65,7 @@ export interface LabConsistency {
 
 /** Step budgets of the checkers, so a cell never runs away. */
 export interface LabCheckBudget {
-  /** Steps of the linearizability search, all keys together. Default 2,000,000. */
+  /** Steps of the linearizability search, all keys together. Default 10,000,000 (the checker's own default). */
   readonly linearizableStepCountMax?: number;
 }
 
@@ -224,7 +224,7 @@ export function checkConsistency(
   const keyValue = asKeyValue(operations);
   const anomalies: LabAnomaly[] = [];
   const linearizableOptions: CheckOptions = {
-    stepCountMax: budget.linearizableStepCountMax ?? 2_000_000,
+    stepCountMax: budget.linearizableStepCountMax ?? 10_000_000,
   };
   const linear = checkLinearizability(kvModel(), keyValue, linearizableOptions);
   if (linear.verdict === 'violation') {
