@@ -295,7 +295,8 @@ export function runLabCell(
     },
     settleMs: timing.settleMs,
   });
-  const operations = result.workload.history.operations();
+  // Without the history's line numbers: messages name operations by process and value.
+  const operations = result.workload.history.operations().map(({ line: _line, ...rest }) => rest);
   const cores = [...result.programs.values()].map((program) => program.core);
   const modeCounters: LabModeCounters = {
     acknowledgedWritesLost: sumMetric(cores, 'acknowledgedWritesLost'),

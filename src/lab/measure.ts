@@ -231,10 +231,12 @@ export function checkConsistency(
     const explanation = linear.explanation;
     const involved = [...explanation.linearized.slice(-3).map((step) => step.operation)];
     involved.push(explanation.blocking);
+    const blocking = original(operations, explanation.blocking);
+    const last = explanation.linearized.at(-1);
     anomalies.push({
       kind: 'not-linearizable',
       timeMs: explanation.blocking.invokeTime,
-      message: (explanation.message.split('\n')[0] as string).replaceAll("'get'", "'read'"),
+      message: `key ${JSON.stringify(explanation.key ?? '')} is not linearizable: the longest order found places ${explanation.linearized.length} of its operations${last === undefined ? '' : `, the last ${describeOperation(original(operations, last.operation))}`}, leaving the value ${explanation.stateAfterLinearized}; then ${describeOperation(blocking)} had completed, so it must take effect next, but it cannot from that value, nor after any operation still in flight.`,
       operations: involved.map((operation) => original(operations, operation)),
     });
   }
