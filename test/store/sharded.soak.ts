@@ -47,6 +47,8 @@ interface SoakCase {
   readonly faults?: typeof droppingFaults | typeof everyFault;
   /** Levels reported but not asserted although `promised`. */
   readonly measuredOnly?: readonly ConsistencyLevel[];
+  /** Replicas per shard (default 3). */
+  readonly replicaCount?: number;
 }
 
 /** Faults that drop messages but never deliver old ones late (see the level test). */
@@ -79,7 +81,26 @@ const cases: readonly SoakCase[] = [
     factory: multiLeader({ conflicts: 'lww' }),
     promised: true,
   },
+  {
+    name: 'multi-leader siblings',
+    mode: 'multi-leader-siblings',
+    factory: multiLeader({ conflicts: 'siblings' }),
+    promised: true,
+  },
   { name: 'leaderless W=R=2', mode: 'leaderless', factory: leaderless(), promised: true },
+  {
+    name: 'leaderless W=R=1',
+    mode: 'leaderless',
+    factory: leaderless({ writeQuorum: 1, readQuorum: 1 }),
+    promised: true,
+  },
+  {
+    name: 'leaderless sloppy (N=3 of 5 replicas per shard)',
+    mode: 'leaderless',
+    factory: leaderless({ sloppyQuorum: true }),
+    promised: true,
+    replicaCount: 5,
+  },
   {
     name: 'leader-follower semi-sync',
     mode: 'leader-follower-semi-sync',
@@ -108,6 +129,7 @@ describe('sharded store soak: every level under every fault', { timeout: 3_600_0
             factory: soakCase.factory,
             level,
             faults: soakCase.faults ?? everyFault,
+            ...(soakCase.replicaCount === undefined ? {} : { replicaCount: soakCase.replicaCount }),
           });
           okCount += statistics.okCount;
           if (check.verdict !== 'ok') {
