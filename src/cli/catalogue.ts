@@ -142,12 +142,13 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     name: 'replication',
     layer: 2,
     summary:
-      'Replication modes as sans-I/O state machines behind one port: leader-follower, multi-leader, leaderless',
+      'Replication modes as sans-I/O state machines behind one port: consensus (Raft), leader-follower, multi-leader, leaderless',
     capabilities: [
       'ReplicaCore: a replication mode as a sans-I/O state machine (request, step, tick, drain), with explicit durable state for crash and restart; parseReplicaRequest for requests from the network',
       'leaderFollower: sync, semi-sync (k acknowledgements) and async replication; local reads with reported staleness; hot-standby failover with epoch fencing; a deposed leader counts the acknowledged writes it discards; session tokens refuse reads that would go back in time',
       'multiLeader: every replica accepts writes and replicates with retransmission and anti-entropy; conflicts by last-writer-wins on hybrid logical clocks (counting the concurrent writes it overwrites), by siblings on dotted version vectors, or by an MVRegister CRDT',
       'leaderless: Dynamo-style preference lists on the consistent-hash ring, per-request W and R, sloppy quorum with hinted handoff, read repair, Merkle-tree anti-entropy',
+      'consensus: a distkit/raft group as a replication mode (read-index reads, local reads with staleness and session tokens, snapshots, restart from durable state)',
       'Evidence: seeded simulations checked by distkit/check show sync leader-follower linearizable and lossless, async losing acknowledged writes on failover (counted), LWW losing concurrent updates while siblings keep them, W+R>N never reading a replaced value yet not linearizable, W=R=1 and sloppy quorums serving stale reads',
     ],
   },
@@ -195,7 +196,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     name: 'store',
     layer: 4,
     summary:
-      'A Raft-replicated key-value store as real processes: durable log, TCP between peers, HTTP API',
+      'A key-value store: a Raft group as real processes (durable log, TCP, HTTP API), and a partitioned store with per-request consistency levels in the simulator',
     capabilities: [
       'RaftReplica: a distkit/raft node driven over the authenticated TCP transport with its log, hard state and snapshots on disk (fsync before send, group commit, snapshots and compaction every N entries, recovery on restart)',
       'Writes and compare-and-set through the log from any replica (followers forward); reads linearizable by read index, leased on the leader, or local',
