@@ -27,13 +27,20 @@ import {
   type Ready,
   type Snapshot,
 } from '../raft/index.js';
-import { ReplicaOutbox } from './core-support.js';
+import {
+  isIndex,
+  isReplicaIdList,
+  isShortString,
+  RecentRequests,
+  ReplicaOutbox,
+  requireReplicaId,
+  validOperation,
+} from './core-support.js';
 import type {
   ReplicaCore,
   ReplicaCoreFactory,
   ReplicaCoreOptions,
   ReplicaId,
-  ReplicaOperation,
   ReplicaOutput,
   ReplicaReply,
   ReplicaRequest,
@@ -197,10 +204,6 @@ interface ForwardReplyMessage {
   readonly reply: ForwardedReply;
 }
 
-function isShortString(value: unknown, lengthMax: number): value is string {
-  return typeof value === 'string' && value.length <= lengthMax;
-}
-
 /** A session token is the decimal applied index of the reply that carried it. */
 function parseSessionToken(token: unknown): number | undefined {
   return typeof token === 'string' && /^\d{1,15}$/.test(token) ? Number(token) : undefined;
@@ -237,10 +240,6 @@ interface DurableState {
   readonly snapshot: Snapshot;
   readonly entries: readonly Entry[];
   readonly counters: Counters;
-}
-
-function isIndex(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 function readDurableState(value: unknown): DurableState {
@@ -371,7 +370,7 @@ class ConsensusReplica implements ReplicaCore {
   readonly #pendingWrites = new Map<number, PendingWrite>();
   readonly #pendingReads = new Map<string, PendingRead>();
   readonly #forwarded = new Map<string, ForwardedWrite>();
-  readonly #seenRequests = new Set<string>();
+  readonly #seenRequests: RecentRequests;
   #readCount = 0;
   #lastLeader: { readonly id: ReplicaId; readonly term: number } | undefined;
   /** Own clock's time when this replica last heard from the leader (or started). */
@@ -382,19 +381,9 @@ class ConsensusReplica implements ReplicaCore {
   constructor(settings: Settings, options: ReplicaCoreOptions) {
     const given = requireOptions('options', options);
     this.#settings = settings;
-    if (typeof given.id !== 'string' || given.id.length === 0) {
-      throw new InvalidArgumentError(
-        'options.id',
-        `options.id must be a non-empty string; got ${describeValue(given.id)}.`,
-      );
-    }
-    this.id = given.id;
-    if (
-      !Array.isArray(given.replicas) ||
-      !given.replicas.every((id) => typeof id === 'string' && id.length > 0) ||
-      new Set(given.replicas).size !== given.replicas.length ||
-      !given.replicas.includes(this.id)
-    ) {
+    this.#seenRequests = new RecentRequests(settings.requestIdCountMax);
+    this.id = requireReplicaId(given.id);
+    if (!isReplicaIdList(given.replicas) || !given.replicas.includes(this.id)) {
       throw new InvalidArgumentError(
         'options.replicas',
         `options.replicas must list distinct non-empty replica ids, this one (${JSON.stringify(this.id)}) among them.`,
@@ -467,11 +456,11 @@ class ConsensusReplica implements ReplicaCore {
       return;
     }
     const requestKey = `${client}|${id}`;
-    if (!this.#remember(requestKey)) {
+    if (!this.#seenRequests.remember(requestKey)) {
       return; // a duplicated delivery: the first copy is answered
     }
     const target: ReplyTarget = { kind: 'client', client, id };
-    const operation = this.#validOperation(request.operation);
+    const operation = validOperation(request.operation, this.#settings);
     if (operation === undefined) {
       this.#answer(target, {
         status: 'unavailable',
@@ -731,35 +720,6 @@ class ConsensusReplica implements ReplicaCore {
     });
   }
 
-  #remember(requestKey: string): boolean {
-    if (this.#seenRequests.has(requestKey)) {
-      return false;
-    }
-    this.#seenRequests.add(requestKey);
-    if (this.#seenRequests.size > this.#settings.requestIdCountMax) {
-      const oldest = this.#seenRequests.values().next().value as string;
-      this.#seenRequests.delete(oldest);
-    }
-    return true;
-  }
-
-  #validOperation(operation: unknown): ReplicaOperation | undefined {
-    if (typeof operation !== 'object' || operation === null) {
-      return undefined;
-    }
-    const { kind, key, value } = operation as { kind?: unknown; key?: unknown; value?: unknown };
-    if (!isShortString(key, this.#settings.keyLengthMax)) {
-      return undefined;
-    }
-    if (kind === 'read') {
-      return { kind, key };
-    }
-    if (kind === 'write' && isShortString(value, this.#settings.valueLengthMax)) {
-      return { kind, key, value };
-    }
-    return undefined;
-  }
-
   #answer(target: ReplyTarget, reply: ForwardedReply): void {
     if (target.kind === 'client') {
       this.#outbox.reply(target.client, { id: target.id, ...reply } as ReplicaReply);
@@ -816,7 +776,7 @@ class ConsensusReplica implements ReplicaCore {
       });
       return;
     }
-    if (!this.#remember(requestKey)) {
+    if (!this.#seenRequests.remember(requestKey)) {
       return;
     }
     this.#propose(target, client, id, key, value);

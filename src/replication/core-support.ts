@@ -4,6 +4,7 @@
  * @module
  */
 
+import { describeValue, InvalidArgumentError } from '../core/index.js';
 import type {
   ClientEnvelope,
   PeerEnvelope,
@@ -38,6 +39,32 @@ export class ReplicaOutbox {
     this.#replies = [];
     return output;
   }
+}
+
+/**
+ * `id` (from a replica's options) as a replica id.
+ * Throws {@link InvalidArgumentError} naming `options.id` when it is not a non-empty string.
+ */
+export function requireReplicaId(id: unknown): string {
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new InvalidArgumentError(
+      'options.id',
+      `options.id must be a non-empty string; got ${describeValue(id)}.`,
+    );
+  }
+  return id;
+}
+
+/**
+ * Whether `replicas` (from a replica's options) lists distinct non-empty replica ids;
+ * each mode throws its own error naming `options.replicas` when not.
+ */
+export function isReplicaIdList(replicas: unknown): replicas is readonly string[] {
+  return (
+    Array.isArray(replicas) &&
+    replicas.every((id) => typeof id === 'string' && id.length > 0) &&
+    new Set(replicas).size === replicas.length
+  );
 }
 
 /** A safe non-negative integer: an index, an epoch, a count in a peer message or a state. */

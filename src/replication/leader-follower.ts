@@ -19,9 +19,11 @@ import {
 } from '../core/index.js';
 import {
   isIndex,
+  isReplicaIdList,
   isShortString,
   RecentRequests,
   ReplicaOutbox,
+  requireReplicaId,
   validOperation,
 } from './core-support.js';
 import type {
@@ -471,18 +473,8 @@ class LeaderFollowerReplica implements ReplicaCore {
     const given = requireOptions('options', options);
     this.#settings = settings;
     this.#seenRequests = new RecentRequests(settings.requestIdCountMax);
-    if (typeof given.id !== 'string' || given.id.length === 0) {
-      throw new InvalidArgumentError(
-        'options.id',
-        `options.id must be a non-empty string; got ${describeValue(given.id)}.`,
-      );
-    }
-    this.id = given.id;
-    if (
-      !Array.isArray(given.replicas) ||
-      !given.replicas.every((id) => typeof id === 'string' && id.length > 0) ||
-      new Set(given.replicas).size !== given.replicas.length
-    ) {
+    this.id = requireReplicaId(given.id);
+    if (!isReplicaIdList(given.replicas)) {
       throw new InvalidArgumentError(
         'options.replicas',
         'options.replicas must list distinct non-empty replica ids, in the same order at every replica.',
