@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `distkit` executable: reads the package version, runs {@link runCli} (or, for
- * `distkit raft`, the asynchronous server command, and for `distkit lab`, the lab with
+ * `distkit raft` and `distkit store`, the asynchronous server commands, and for `distkit lab`, the lab with
  * the terminal and the file system) on the command line and exits with its code.
  *
  * @module
@@ -24,6 +24,10 @@ if (args[0] === 'raft') {
   // Servers run until a signal stops them, so this command is asynchronous.
   const { runRaftCommand } = await import('./raft-command.js');
   process.exitCode = await runRaftCommand(args.slice(1), output);
+} else if (args[0] === 'store') {
+  // A node of the partitioned store, or a local cluster of them: servers, like raft.
+  const { runStoreCommand } = await import('./store-command.js');
+  process.exitCode = await runStoreCommand(args.slice(1), output);
 } else if (args[0] === 'lab') {
   // The lab writes a report folder and draws a progress bar on standard error.
   const { runLabCommand } = await import('./lab-command.js');

@@ -26,6 +26,11 @@ export {
   runLabCommand,
 } from './lab-command.js';
 export { type RaftCommandOutput, raftSecretVariable, runRaftCommand } from './raft-command.js';
+export {
+  runStoreCommand,
+  type StoreCommandOutput,
+  storeSecretVariable,
+} from './store-command.js';
 
 /** Where the command writes. */
 export interface CliOutput {
@@ -73,6 +78,10 @@ Commands:
   raft start|cluster ...
                  run a Raft key-value node, or a local cluster of them, with an
                  HTTP API (distkit raft --help for the options)
+  store start|cluster --mode MODE ...
+                 run a node of the partitioned store (sharded, each shard replicated
+                 by MODE: consensus, leader-follower-sync, ...), or a local cluster of
+                 them, with an HTTP API (distkit store --help for the options)
   check FILE --model register|cas-register|kv|counter|set
                  [--consistency linearizable|sequential] [--format jepsen|edn|jsonl]
                  [--html OUT.html] [--step-count-max N]
@@ -160,6 +169,12 @@ export function runCli(
   if (command === 'raft') {
     output.writeErrorLine(
       'distkit raft runs servers until stopped: run it from the distkit executable, or call runRaftCommand.',
+    );
+    return exitCodes.usage;
+  }
+  if (command === 'store') {
+    output.writeErrorLine(
+      'distkit store runs servers until stopped: run it from the distkit executable, or call runStoreCommand.',
     );
     return exitCodes.usage;
   }

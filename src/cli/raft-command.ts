@@ -9,21 +9,23 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { systemScheduler } from '../core/index.js';
-import type { PeerAddress } from '../net/index.js';
 import { RaftHttpApi, RaftReplica } from '../store/index.js';
+import {
+  type ProcessCommandOutput,
+  parseAddress,
+  parseCount,
+  parseOptions,
+  parsePeers,
+  runChildCluster,
+  UsageError,
+  untilStopSignal,
+} from './process-tools.js';
 
 /** Where the command writes. */
-export interface RaftCommandOutput {
-  readonly writeLine: (line: string) => void;
-  readonly writeErrorLine: (line: string) => void;
-}
+export type RaftCommandOutput = ProcessCommandOutput;
 
 /** The environment variable that carries the cluster secret to `raft start`. */
 export const raftSecretVariable = 'DISTKIT_RAFT_SECRET';
@@ -47,90 +49,6 @@ HTTP API (each node): PUT/GET/DELETE /v1/kv/KEY (GET takes
 ?consistency=linearizable|lease|local), POST /v1/kv/KEY/cas {"expected","value"},
 GET /v1/status, POST /v1/membership {"voters","learners","addresses"},
 POST /v1/leadership {"to"}. See docs/store.md.`;
-
-class UsageError extends Error {}
-
-function parseOptions(
-  args: readonly string[],
-  flags: readonly string[],
-  valued: readonly string[],
-): Map<string, string> {
-  const options = new Map<string, string>();
-  for (let position = 0; position < args.length; position += 1) {
-    const arg = args[position] as string;
-    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
-    if (name !== undefined && flags.includes(name)) {
-      options.set(name, 'true');
-    } else if (name !== undefined && valued.includes(name)) {
-      const value = args[position + 1];
-      if (value === undefined || value.startsWith('--')) {
-        throw new UsageError(`--${name} needs a value.`);
-      }
-      options.set(name, value);
-      position += 1;
-    } else {
-      throw new UsageError(`Unknown argument ${arg}.`);
-    }
-  }
-  return options;
-}
-
-function parseAddress(text: string, what: string): PeerAddress {
-  const colon = text.lastIndexOf(':');
-  const port = Number(text.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new UsageError(`${what} must be HOST:PORT with a port from 1 to 65535; got ${text}.`);
-  }
-  return { host: text.slice(0, colon), port };
-}
-
-function parsePeers(text: string): Record<string, PeerAddress> {
-  const peers: Record<string, PeerAddress> = {};
-  for (const item of text.split(',')) {
-    const equals = item.indexOf('=');
-    if (equals <= 0) {
-      throw new UsageError(`--peers entries must be ID=HOST:PORT; got ${item}.`);
-    }
-    const id = item.slice(0, equals);
-    if (id in peers) {
-      throw new UsageError(`--peers names ${id} twice.`);
-    }
-    peers[id] = parseAddress(item.slice(equals + 1), `The address of ${id}`);
-  }
-  return peers;
-}
-
-function parseCount(
-  options: Map<string, string>,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  const text = options.get(name);
-  if (text === undefined) {
-    return undefined;
-  }
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}; got ${text}.`);
-  }
-  return value;
-}
-
-/** Resolves when `signal` (SIGINT or SIGTERM) arrives. */
-function untilStopSignal(): Promise<string> {
-  return new Promise((resolveSignal) => {
-    const stop = (name: string): void => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      resolveSignal(name);
-    };
-    const onInt = (): void => stop('SIGINT');
-    const onTerm = (): void => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
-}
 
 async function runStart(args: readonly string[], output: RaftCommandOutput): Promise<number> {
   const options = parseOptions(
@@ -222,13 +140,6 @@ async function runStart(args: readonly string[], output: RaftCommandOutput): Pro
   return process.exitCode === 1 ? 1 : 0;
 }
 
-interface ClusterNode {
-  readonly id: string;
-  readonly raft: string;
-  readonly http: string;
-  child: ChildProcess | undefined;
-}
-
 async function runCluster(args: readonly string[], output: RaftCommandOutput): Promise<number> {
   const options = parseOptions(args, [], ['nodes', 'data', 'host', 'raft-port', 'http-port']);
   const count = parseCount(options, 'nodes', 1, 15) ?? 3;
@@ -239,35 +150,17 @@ async function runCluster(args: readonly string[], output: RaftCommandOutput): P
     throw new UsageError('The port ranges go past 65535.');
   }
   const data = resolve(options.get('data') ?? 'data');
-  const nodes: ClusterNode[] = [];
-  for (let position = 0; position < count; position += 1) {
-    nodes.push({
-      id: `n${position + 1}`,
-      raft: `${host}:${raftPort + position}`,
-      http: `${host}:${httpPort + position}`,
-      child: undefined,
-    });
-  }
+  const nodes = Array.from({ length: count }, (_, position) => ({
+    id: `n${position + 1}`,
+    raft: `${host}:${raftPort + position}`,
+    http: `${host}:${httpPort + position}`,
+  }));
   const peers = nodes.map((node) => `${node.id}=${node.raft}`).join(',');
   const secret = randomBytes(24).toString('hex');
-  // The executable next to this file: bin.js when built, bin.ts when run from the sources
-  // (then process.execArgv carries the loader, which the children need too).
-  const bin = fileURLToPath(
-    new URL(import.meta.url.endsWith('.ts') ? './bin.ts' : './bin.js', import.meta.url),
-  );
-  let stopping = false;
-  const ready = new Set<string>();
-  const exited = new Set<string>();
-  let allExited: () => void = () => {};
-  const allGone = new Promise<void>((resolveGone) => {
-    allExited = resolveGone;
-  });
-  for (const node of nodes) {
-    const child = spawn(
-      process.execPath,
-      [
-        ...process.execArgv,
-        bin,
+  return runChildCluster(
+    nodes.map((node) => ({
+      id: node.id,
+      args: [
         'raft',
         'start',
         '--id',
@@ -279,55 +172,11 @@ async function runCluster(args: readonly string[], output: RaftCommandOutput): P
         '--http',
         node.http,
       ],
-      { env: { ...process.env, [raftSecretVariable]: secret }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    node.child = child;
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      output.writeLine(line);
-      if (line.includes('"event":"ready"')) {
-        ready.add(node.id);
-        if (ready.size === nodes.length) {
-          output.writeLine(
-            JSON.stringify({
-              event: 'cluster-ready',
-              nodes: nodes.map(({ id, raft, http }) => ({ id, raft, http })),
-            }),
-          );
-        }
-      }
-    });
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
-      output.writeErrorLine(line);
-    });
-    child.on('exit', (code, signal) => {
-      exited.add(node.id);
-      if (!stopping) {
-        output.writeLine(JSON.stringify({ event: 'node-exited', id: node.id, code, signal }));
-      }
-      if (exited.size === nodes.length) {
-        allExited();
-      }
-    });
-  }
-  const stop = untilStopSignal();
-  await Promise.race([stop, allGone]);
-  stopping = true;
-  for (const node of nodes) {
-    if (!exited.has(node.id)) {
-      node.child?.kill('SIGTERM');
-    }
-  }
-  const killTimer = systemScheduler.schedule(5_000, () => {
-    for (const node of nodes) {
-      if (!exited.has(node.id)) {
-        node.child?.kill('SIGKILL');
-      }
-    }
-  });
-  await allGone;
-  killTimer.cancel();
-  output.writeLine(JSON.stringify({ event: 'cluster-stopped' }));
-  return 0;
+      summary: { raft: node.raft, http: node.http },
+    })),
+    { [raftSecretVariable]: secret },
+    output,
+  );
 }
 
 /**

@@ -77,3 +77,14 @@ export {
   shardedStoreShardCountMax,
   shardModeKinds,
 } from './sharded-store.js';
+export {
+  StoreProcess,
+  type StoreProcessEvent,
+  type StoreProcessLayoutOptions,
+  type StoreProcessOptions,
+  type StoreProcessStatus,
+  storeModeFactory,
+  storeProcessLayout,
+  storeStateFileName,
+} from './store-process.js';
+export { StoreHttpApi, type StoreHttpApiOptions } from './store-process-http.js';
