@@ -1,89 +1,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkLinearizability, type Operation, registerModel } from '../../src/check/index.js';
 import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import {
-  type ClientEnvelope,
   type ConsensusMetrics,
   type ConsensusOptions,
   consensus,
-  type ReplicaCore,
-  type ReplicaCoreFactory,
-  type ReplicaReply,
   type ReplicaRequest,
 } from '../../src/replication/index.js';
 import { type FaultPlanOptions, runSeeds, seedsFromEnvironment } from '../../src/sim/index.js';
+import { type ConsensusRun, measure } from './consensus-scenario.js';
 import { runReplicationScenario } from './sim-harness.js';
+import { assertLinearizableRuns, keyLinearizability, LinkedGroup } from './support.js';
 
-interface InFlight {
-  readonly from: string;
-  readonly to: string;
-  readonly message: unknown;
-}
-
-/** A few cores whose messages a test passes by hand (or drops). */
-class Cluster {
-  readonly clock = new ManualClock();
-  readonly cores = new Map<string, ReplicaCore>();
-  readonly factory: ReplicaCoreFactory;
-  inFlight: InFlight[] = [];
-  replies: ClientEnvelope[] = [];
-  /** Links `from>to` whose messages are lost. */
-  readonly blocked = new Set<string>();
-  #requestCount = 0;
-
-  constructor(
-    options: ConsensusOptions = {},
-    readonly ids: readonly string[] = ['r1', 'r2', 'r3'],
-  ) {
-    this.factory = consensus(options);
-    for (const id of ids) {
-      this.start(id);
-    }
-  }
-
-  start(id: string, durableState?: unknown): ReplicaCore {
-    const core = this.factory({
-      id,
-      replicas: this.ids,
-      clock: this.clock,
-      random: new SeededRandom({ seed: this.ids.indexOf(id) + 1 }),
-      tickMs: 10,
-      ...(durableState === undefined ? {} : { durableState: structuredClone(durableState) }),
+/** A few cores whose messages a test passes by hand (or drops); every tick delivers. */
+class Cluster extends LinkedGroup {
+  constructor(options: ConsensusOptions = {}, ids: readonly string[] = ['r1', 'r2', 'r3']) {
+    super({
+      factory: consensus(options),
+      ids,
+      clock: new ManualClock(),
+      seedOf: (id) => ids.indexOf(id) + 1,
+      client: 'c',
     });
-    this.cores.set(id, core);
-    return core;
   }
 
-  core(id: string): ReplicaCore {
-    return this.cores.get(id) as ReplicaCore;
-  }
-
-  collect(): void {
-    for (const [id, core] of this.cores) {
-      const output = core.drain();
-      for (const { to, message } of output.messages) {
-        this.inFlight.push({ from: id, to, message });
-      }
-      this.replies.push(...output.replies);
-    }
-  }
-
-  /** Delivers messages until none are left (blocked links lose theirs). */
-  deliver(roundsMax = 100): void {
-    for (let round = 0; round < roundsMax; round += 1) {
-      this.collect();
-      if (this.inFlight.length === 0) {
-        return;
-      }
-      const batch = this.inFlight;
-      this.inFlight = [];
-      for (const { from, to, message } of batch) {
-        if (!this.blocked.has(`${from}>${to}`)) {
-          this.cores.get(to)?.step(from, message);
-        }
-      }
-    }
+  override exchange(roundsMax = 100): void {
+    super.exchange(roundsMax);
   }
 
   /** Ticks the given replicas `count` times, delivering after each tick. */
@@ -93,7 +35,7 @@ class Cluster {
       for (const id of ids) {
         this.cores.get(id)?.tick();
       }
-      this.deliver();
+      this.exchange();
     }
   }
 
@@ -108,39 +50,6 @@ class Cluster {
       this.tick(ids);
     }
     throw new Error('no leader elected in 100 ticks');
-  }
-
-  isolate(id: string): void {
-    for (const other of this.ids) {
-      if (other !== id) {
-        this.blocked.add(`${id}>${other}`);
-        this.blocked.add(`${other}>${id}`);
-      }
-    }
-  }
-
-  heal(): void {
-    this.blocked.clear();
-  }
-
-  request(to: string, operation: ReplicaRequest['operation'], extra: Partial<ReplicaRequest> = {}) {
-    this.#requestCount += 1;
-    const id = `c:${this.#requestCount}`;
-    this.core(to).request({ id, client: 'c', operation, ...extra });
-    return id;
-  }
-
-  write(to: string, key: string, value: string): string {
-    return this.request(to, { kind: 'write', key, value });
-  }
-
-  read(to: string, key: string, extra: Partial<ReplicaRequest> = {}): string {
-    return this.request(to, { kind: 'read', key }, extra);
-  }
-
-  reply(id: string): ReplicaReply | undefined {
-    this.collect();
-    return this.replies.find((envelope) => envelope.reply.id === id)?.reply;
   }
 
   metric(id: string, name: keyof ConsensusMetrics): number {
@@ -158,18 +67,18 @@ describe('consensus: a group driven by hand', () => {
       'one leader',
     );
     const write = cluster.write(leader, 'colour', 'blue');
-    cluster.deliver();
+    cluster.exchange();
     const answer = cluster.reply(write);
     assert.equal(answer?.status, 'ok');
     assert.equal(cluster.metric(leader, 'writesAcknowledged'), 1);
     for (const id of cluster.ids) {
       const read = cluster.read(id, 'colour');
-      cluster.deliver();
+      cluster.exchange();
       const reply = cluster.reply(read);
       assert.equal(reply?.status === 'ok' && reply.value, 'blue', `read at ${id}`);
     }
     const absent = cluster.read(leader, 'nothing');
-    cluster.deliver();
+    cluster.exchange();
     const none = cluster.reply(absent);
     assert.equal(none?.status === 'ok' && none.value, null);
     for (const id of cluster.ids) {
@@ -183,7 +92,7 @@ describe('consensus: a group driven by hand', () => {
     const leader = cluster.elect();
     const follower = cluster.ids.find((id) => id !== leader) as string;
     const write = cluster.write(follower, 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     const reply = cluster.reply(write);
     assert.equal(reply?.status, 'ok');
     assert.equal(cluster.metric(leader, 'writesAcknowledged'), 1);
@@ -208,8 +117,8 @@ describe('consensus: a group driven by hand', () => {
     };
     cluster.core(leader).request(request);
     cluster.core(leader).request(request);
-    cluster.deliver();
-    assert.equal(cluster.replies.filter((envelope) => envelope.reply.id === 'c:1:7').length, 1);
+    cluster.exchange();
+    assert.equal(cluster.replyLog.filter((envelope) => envelope.reply.id === 'c:1:7').length, 1);
     assert.equal(cluster.metric(leader, 'writesAcknowledged'), 1);
   });
 
@@ -217,7 +126,7 @@ describe('consensus: a group driven by hand', () => {
     const cluster = new Cluster({ requestTimeoutTicks: 20 }, ['r1', 'r2', 'r3', 'r4', 'r5']);
     const leader = cluster.elect();
     const ok = cluster.write(leader, 'k', 'before');
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(ok)?.status, 'ok');
     // The old leader and one follower on the minority side.
     const minority = [leader, cluster.ids.find((id) => id !== leader) as string];
@@ -248,10 +157,10 @@ describe('consensus: a group driven by hand', () => {
     }
     for (const id of majority) {
       const write = cluster.write(id, 'k', `from ${id}`);
-      cluster.deliver();
+      cluster.exchange();
       assert.equal(cluster.reply(write)?.status, 'ok', `write at ${id}`);
       const read = cluster.read(id, 'k');
-      cluster.deliver();
+      cluster.exchange();
       const reply = cluster.reply(read);
       assert.equal(reply?.status === 'ok' && reply.value, `from ${id}`, `read at ${id}`);
     }
@@ -261,7 +170,7 @@ describe('consensus: a group driven by hand', () => {
     const last = `from ${majority[majority.length - 1]}`;
     for (const id of cluster.ids) {
       const read = cluster.read(id, 'k');
-      cluster.deliver();
+      cluster.exchange();
       const reply = cluster.reply(read);
       assert.equal(reply?.status === 'ok' && reply.value, last, `read at ${id} after the heal`);
     }
@@ -275,7 +184,7 @@ describe('consensus: a group driven by hand', () => {
     const others = cluster.ids.filter((id) => id !== leader);
     const newLeader = cluster.elect(others);
     const kept = cluster.write(newLeader, 'k', 'kept');
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(kept)?.status, 'ok');
     assert.equal(cluster.reply(doomed), undefined, 'still waiting');
     cluster.heal();
@@ -291,7 +200,7 @@ describe('consensus: a group driven by hand', () => {
     const lagging = cluster.ids.find((id) => id !== leader) as string;
     cluster.isolate(lagging);
     const write = cluster.write(leader, 'k', 'v1');
-    cluster.deliver();
+    cluster.exchange();
     const written = cluster.reply(write);
     assert.equal(written?.status, 'ok');
     const session = (written as { session: string }).session;
@@ -323,7 +232,7 @@ describe('consensus: a group driven by hand', () => {
     const leader = cluster.elect();
     for (let value = 1; value <= 12; value += 1) {
       cluster.write(leader, `k${value % 3}`, `v${value}`);
-      cluster.deliver();
+      cluster.exchange();
     }
     cluster.tick(cluster.ids, 2);
     for (const id of cluster.ids) {
@@ -346,12 +255,12 @@ describe('consensus: a group driven by hand', () => {
     const newLeader = cluster.elect();
     for (const id of cluster.ids) {
       const read = cluster.read(id, 'k0');
-      cluster.deliver();
+      cluster.exchange();
       const reply = cluster.reply(read);
       assert.equal(reply?.status === 'ok' && reply.value, 'v12', `read at ${id}`);
     }
     const write = cluster.write(newLeader, 'k1', 'after');
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(write)?.status, 'ok');
   });
 
@@ -362,7 +271,7 @@ describe('consensus: a group driven by hand', () => {
     cluster.isolate(behind);
     for (let value = 1; value <= 10; value += 1) {
       cluster.write(leader, 'k', `v${value}`);
-      cluster.deliver();
+      cluster.exchange();
     }
     cluster.heal();
     cluster.tick(cluster.ids, 5);
@@ -425,7 +334,7 @@ describe('consensus: a group driven by hand', () => {
     const bad = cluster.request(leader, { kind: 'write', key: 'k' } as ReplicaRequest['operation']);
     assert.equal(cluster.reply(bad)?.status, 'unavailable');
     const write = cluster.write(follower, 'k', 'v');
-    cluster.deliver();
+    cluster.exchange();
     assert.equal(cluster.reply(write)?.status, 'ok', 'the group still works');
   });
 
@@ -460,19 +369,7 @@ describe('consensus: a group driven by hand', () => {
 // ------------------------------------------------------------------ simulation
 
 /** What one seeded run measured. */
-interface Measured {
-  readonly seed: number;
-  readonly ok: number;
-  readonly fail: number;
-  readonly unknown: number;
-  /** Writes answered ok whose value no replica holds in its log or state at the end. */
-  readonly lost: number;
-  readonly leaderChanges: number;
-  readonly snapshots: number;
-  readonly snapshotsInstalled: number;
-  /** One message per key whose history is not linearizable. */
-  readonly violations: readonly string[];
-  readonly undecidedKeys: number;
+interface Measured extends ConsensusRun {
   /** Operations invoked after the first ok that did not end ok. */
   readonly notOkAfterFirstLeader: number;
 }
@@ -480,122 +377,29 @@ interface Measured {
 const replayCommand = (seed: number): string =>
   `DISTKIT_SIM_SEED=${seed} node --import tsx --import ./scripts/fast-check-setup.mjs --test test/replication/consensus.test.ts`;
 
-/** Checks each key's history on its own. */
-function linearizability(operations: readonly Operation[]): {
-  violations: string[];
-  undecidedKeys: number;
-} {
-  const byKey = new Map<string, Operation[]>();
-  for (const operation of operations) {
-    const key = operation.key ?? '';
-    byKey.set(key, [...(byKey.get(key) ?? []), operation]);
-  }
-  const violations: string[] = [];
-  let undecidedKeys = 0;
-  for (const [key, keyOperations] of byKey) {
-    const check = checkLinearizability(registerModel(), keyOperations);
-    if (check.verdict === 'violation') {
-      violations.push(`key ${key}: ${check.explanation.message}`);
-    } else if (check.verdict === 'unknown') {
-      undecidedKeys += 1;
-    }
-  }
-  return { violations, undecidedKeys };
-}
-
 function measureConsensus(
   seed: number,
   faults: FaultPlanOptions | undefined,
   options: { replicaCount?: number; consensus?: ConsensusOptions } = {},
 ): Measured {
-  const result = runReplicationScenario({
+  // Every replica catches up for a second, then each one's whole state is read.
+  const run = measure(
     seed,
-    factory: consensus(options.consensus ?? {}),
-    ...(options.replicaCount === undefined ? {} : { replicaCount: options.replicaCount }),
-    ...(faults === undefined ? {} : { faults }),
-  });
-  // Let every replica catch up, then read each one's whole state.
-  result.simulation.runForMs(1_000);
-  const operations = result.workload.history.operations();
-  const { violations, undecidedKeys } = linearizability(operations);
-  // No acknowledged write lost: every write answered ok is in the log every replica
-  // agrees on. Its value is unique, so it is there iff some committed entry carries it;
-  // the last value of each key must be one of them, and the leader's state must hold the
-  // last acknowledged write of each key unless a later (unknown) write replaced it.
-  let leaderChanges = 0;
-  let snapshots = 0;
-  let snapshotsInstalled = 0;
-  let compacted = false;
-  const applied = new Set<string>();
-  for (const program of result.programs.values()) {
-    const metrics = program.core.metrics() as unknown as ConsensusMetrics;
-    leaderChanges += metrics.leaderChanges;
-    snapshots += metrics.snapshotsTaken;
-    snapshotsInstalled += metrics.snapshotsInstalled;
-    const state = program.core.durableState() as {
-      snapshot: { data: Uint8Array };
-      entries: { data: Uint8Array }[];
-      hardState: { commitIndex: number };
-    };
-    const decoder = new TextDecoder();
-    if (state.snapshot.data.byteLength > 0) {
-      compacted = true;
-      const snapshot = JSON.parse(decoder.decode(state.snapshot.data)) as {
-        values: [string, string][];
-      };
-      for (const [key, value] of snapshot.values) {
-        applied.add(`${key}=${value}`);
-      }
-    }
-    for (const entry of state.entries) {
-      if (entry.data.byteLength > 0) {
-        const command = JSON.parse(decoder.decode(entry.data)) as { key: string; value: string };
-        applied.add(`${command.key}=${command.value}`);
-      }
-    }
-  }
-  // With the whole log in every durable state (no snapshot yet) a write answered ok is
-  // lost exactly when no replica holds it. Once logs are compacted, a write overwritten
-  // before the snapshot is in no log any more: then only a write that no other write of
-  // its key could follow (every other completed before it began) must still be there.
-  const writes = operations.filter(
-    (operation) => operation.kind === 'write' && operation.status !== 'fail',
+    options.consensus ?? {},
+    {
+      ...(options.replicaCount === undefined ? {} : { replicaCount: options.replicaCount }),
+      ...(faults === undefined ? {} : { faults }),
+    },
+    1_000,
   );
-  let lost = 0;
-  for (const write of writes) {
-    if (write.status !== 'ok' || applied.has(`${write.key ?? 'k'}=${String(write.input)}`)) {
-      continue;
-    }
-    const overwritable = writes.some(
-      (other) =>
-        other !== write &&
-        other.key === write.key &&
-        (other.status === 'unknown' || (other.returnTime ?? 0) > write.invokeTime),
-    );
-    if (!compacted || !overwritable) {
-      lost += 1;
-    }
-  }
-  const statistics = result.workload.statistics;
+  const operations = run.result.workload.history.operations();
   const firstOkMs = Math.min(
     ...operations.filter((operation) => operation.status === 'ok').map((o) => o.invokeTime),
   );
   const notOkAfterFirstLeader = operations.filter(
     (operation) => operation.invokeTime > firstOkMs && operation.status !== 'ok',
   ).length;
-  return {
-    notOkAfterFirstLeader,
-    seed,
-    ok: statistics.okCount,
-    fail: statistics.failCount,
-    unknown: statistics.unknownCount,
-    lost,
-    leaderChanges,
-    snapshots,
-    snapshotsInstalled,
-    violations,
-    undecidedKeys,
-  };
+  return { ...run, notOkAfterFirstLeader };
 }
 
 function sweepConsensus(
@@ -620,13 +424,8 @@ function sweepConsensus(
 
 /** Fails with the seed and the checker's explanation when a run is not linearizable or lost a write. */
 function assertSafe(runs: readonly Measured[]): void {
+  assertLinearizableRuns(runs, replayCommand);
   for (const run of runs) {
-    assert.deepEqual(
-      run.violations,
-      [],
-      `seed ${run.seed} is not linearizable; replay: ${replayCommand(run.seed)}`,
-    );
-    assert.equal(run.undecidedKeys, 0, `seed ${run.seed}: the checker could not decide`);
     assert.equal(
       run.lost,
       0,
@@ -748,7 +547,7 @@ describe('consensus availability in the simulator', () => {
           faultPhaseMs: 4_000,
         });
         const operations = result.workload.history.operations();
-        const { violations } = linearizability(operations);
+        const { violations } = keyLinearizability(operations);
         assert.deepEqual(violations, [], `seed ${seed}; replay: ${replayCommand(seed)}`);
         // Invoked after the split and answered (500 ms at most) before the heal.
         const during = operations.filter(

@@ -9,26 +9,14 @@ import {
   leaderFollower,
 } from '../../src/replication/index.js';
 import type { FaultPlanOptions } from '../../src/sim/index.js';
-import {
-  type ReplicationScenarioOptions,
-  type ReplicationScenarioResult,
-  runReplicationScenario,
-} from './sim-harness.js';
-import { linearizabilityByKey } from './support.js';
+import { type ReplicationScenarioOptions, runReplicationScenario } from './sim-harness.js';
+import { type ScenarioRun, scenarioRun } from './support.js';
 
 /** What one seeded run measured. */
-export interface LeaderFollowerRun {
-  readonly seed: number;
-  readonly result: ReplicationScenarioResult;
-  readonly ok: number;
-  readonly fail: number;
-  readonly unknown: number;
+export interface LeaderFollowerRun extends ScenarioRun {
   /** Sum of every replica's `acknowledgedWritesLost`. */
   readonly lost: number;
   readonly failovers: number;
-  /** One message per key whose history is not linearizable. */
-  readonly violations: readonly string[];
-  readonly undecidedKeys: number;
 }
 
 /**
@@ -50,15 +38,6 @@ export function measure(
   });
   // Time for a deposed leader to hear the new epoch and truncate (and count) its log.
   result.simulation.runForMs(1_000);
-  const violations: string[] = [];
-  let undecidedKeys = 0;
-  for (const [key, check] of linearizabilityByKey(result.workload.history.operations())) {
-    if (check.verdict === 'violation') {
-      violations.push(`key ${key}: ${check.explanation.message}`);
-    } else if (check.verdict === 'unknown') {
-      undecidedKeys += 1;
-    }
-  }
   let lost = 0;
   let failovers = 0;
   for (const program of result.programs.values()) {
@@ -66,16 +45,5 @@ export function measure(
     lost += metrics.acknowledgedWritesLost ?? 0;
     failovers += metrics.failovers ?? 0;
   }
-  const statistics = result.workload.statistics;
-  return {
-    seed,
-    result,
-    ok: statistics.okCount,
-    fail: statistics.failCount,
-    unknown: statistics.unknownCount,
-    lost,
-    failovers,
-    violations,
-    undecidedKeys,
-  };
+  return { ...scenarioRun(seed, result), lost, failovers };
 }

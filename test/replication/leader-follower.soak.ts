@@ -18,6 +18,7 @@ import {
   seedsFromEnvironment,
 } from '../../src/sim/index.js';
 import { measure } from './leader-follower-scenario.js';
+import { everyFaultKind } from './support.js';
 
 const replayCommand = (seed: number): string =>
   `DISTKIT_SIM_SEED=${seed} node --import tsx --import ./scripts/fast-check-setup.mjs --test test/replication/leader-follower.soak.ts`;
@@ -31,17 +32,6 @@ interface Totals {
   seedsLosing: number;
   seedsViolating: number;
   undecidedKeys: number;
-}
-
-function everyFault(replicas: readonly string[]): FaultPlanOptions {
-  return {
-    nodeIds: replicas,
-    faultPhaseMs: 5_000,
-    intervalMsMean: 300,
-    durationMsMax: 1_500,
-    crashCountMax: 1,
-    clockStepMsMax: 2_000,
-  };
 }
 
 function leaderDeposing(replicas: readonly string[]): FaultPlanOptions {
@@ -129,7 +119,7 @@ describe('leader-follower soak', () => {
         `sync every fault ${replicaCount}`,
         replicaCount,
         { replication: 'sync' },
-        everyFault,
+        (replicas) => everyFaultKind(replicas),
         first,
         true,
       );

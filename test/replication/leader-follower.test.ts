@@ -8,19 +8,15 @@ import {
   type LeaderFollowerOptions,
   leaderFollower,
   type ReplicaCore,
-  type ReplicaReply,
   type ReplicaRequest,
 } from '../../src/replication/index.js';
 import { type FaultPlanOptions, runSeeds, seedsFromEnvironment } from '../../src/sim/index.js';
 import { type LeaderFollowerRun, measure } from './leader-follower-scenario.js';
 import { runReplicationScenario } from './sim-harness.js';
-import { HandDrivenGroup, type InFlight } from './support.js';
+import { assertLinearizableRuns, type InFlight, LinkedGroup } from './support.js';
 
 /** A few cores whose messages a test passes by hand (or drops). */
-class Cluster extends HandDrivenGroup {
-  /** Links `from>to` whose messages are lost. */
-  readonly blocked = new Set<string>();
-
+class Cluster extends LinkedGroup {
   constructor(options: LeaderFollowerOptions, ids: readonly string[] = ['r1', 'r2', 'r3']) {
     super({
       factory: leaderFollower(options),
@@ -29,30 +25,6 @@ class Cluster extends HandDrivenGroup {
       seedOf: () => 1,
       client: 'c',
     });
-  }
-
-  /** Collects what every core produced. */
-  collectAll(): void {
-    for (const id of this.cores.keys()) {
-      this.collect(id);
-    }
-  }
-
-  /** Delivers messages in rounds until none are left (blocked links lose theirs). */
-  exchange(roundsMax = 50): void {
-    for (let round = 0; round < roundsMax; round += 1) {
-      this.collectAll();
-      if (this.inFlight.length === 0) {
-        return;
-      }
-      const batch = this.inFlight;
-      this.inFlight = [];
-      for (const { from, to, message } of batch) {
-        if (!this.blocked.has(`${from}>${to}`)) {
-          this.cores.get(to)?.step(from, message);
-        }
-      }
-    }
   }
 
   /** Drops every message in flight. */
@@ -68,40 +40,6 @@ class Cluster extends HandDrivenGroup {
         this.cores.get(id)?.tick();
       }
     }
-  }
-
-  isolate(id: string): void {
-    for (const other of this.ids) {
-      if (other !== id) {
-        this.blocked.add(`${id}>${other}`);
-        this.blocked.add(`${other}>${id}`);
-      }
-    }
-  }
-
-  heal(): void {
-    this.blocked.clear();
-  }
-
-  request(
-    to: string,
-    operation: ReplicaRequest['operation'],
-    extra: Partial<ReplicaRequest> = {},
-  ): string {
-    return this.send(to, operation, extra);
-  }
-
-  write(to: string, key: string, value: string): string {
-    return this.request(to, { kind: 'write', key, value });
-  }
-
-  read(to: string, key: string, extra: Partial<ReplicaRequest> = {}): string {
-    return this.request(to, { kind: 'read', key }, extra);
-  }
-
-  reply(id: string): ReplicaReply | undefined {
-    this.collectAll();
-    return this.replyLog.find((envelope) => envelope.reply.id === id)?.reply;
   }
 }
 
@@ -681,24 +619,12 @@ function sweep(
   return runs;
 }
 
-/** Fails with the seed and the checker's explanation when a run is not linearizable. */
-function assertLinearizable(runs: readonly Measured[]): void {
-  for (const run of runs) {
-    assert.deepEqual(
-      run.violations,
-      [],
-      `seed ${run.seed} is not linearizable; replay: ${replayCommand(run.seed)}`,
-    );
-    assert.equal(run.undecidedKeys, 0, `seed ${run.seed}: the checker could not decide`);
-  }
-}
-
 const seeds = [1, 2, 3, 4, 5, 6];
 
 describe('leaderFollower in the simulator', () => {
   it('sync, healthy: every history is linearizable (reads at the leader)', () => {
     const runs = sweep('sync healthy', [1, 2, 3], { replication: 'sync' }, undefined);
-    assertLinearizable(runs);
+    assertLinearizableRuns(runs, replayCommand);
     for (const run of runs) {
       assert.equal(run.ok, 200, `seed ${run.seed}: every operation succeeds without faults`);
     }
@@ -706,7 +632,7 @@ describe('leaderFollower in the simulator', () => {
 
   it('sync, followers crashed, paused and cut off: every history is linearizable', () => {
     const runs = sweep('sync follower faults', seeds, { replication: 'sync' }, followerFaults);
-    assertLinearizable(runs);
+    assertLinearizableRuns(runs, replayCommand);
     assert.ok(
       runs.some((run) => run.unknown > 0),
       'the faults cost some writes',
@@ -741,7 +667,7 @@ describe('leaderFollower in the simulator', () => {
       assert.equal(run.lost, 0, `seed ${run.seed}: replay: ${replayCommand(run.seed)}`);
       assert.equal(run.lostByHistory, 0, `seed ${run.seed}: replay: ${replayCommand(run.seed)}`);
     }
-    assertLinearizable(runs);
+    assertLinearizableRuns(runs, replayCommand);
     if (runs.length > 1) {
       assert.ok(
         runs.some((run) => run.failovers > 0),

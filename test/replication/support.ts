@@ -17,6 +17,8 @@ import type {
   ReplicaReply,
   ReplicaRequest,
 } from '../../src/replication/index.js';
+import type { FaultPlanOptions } from '../../src/sim/index.js';
+import type { ReplicationScenarioResult } from './sim-harness.js';
 
 /**
  * The history split by key, each key's part checked against a register on its own (a
@@ -34,6 +36,90 @@ export function* linearizabilityByKey(
   for (const [key, history] of byKey) {
     yield [key, checkLinearizability(registerModel(), history)];
   }
+}
+
+/**
+ * Each key's history checked on its own: one message per key that is not linearizable,
+ * and how many keys the checker could not decide.
+ */
+export function keyLinearizability(operations: readonly Operation[]): {
+  violations: string[];
+  undecidedKeys: number;
+} {
+  const violations: string[] = [];
+  let undecidedKeys = 0;
+  for (const [key, check] of linearizabilityByKey(operations)) {
+    if (check.verdict === 'violation') {
+      violations.push(`key ${key}: ${check.explanation.message}`);
+    } else if (check.verdict === 'unknown') {
+      undecidedKeys += 1;
+    }
+  }
+  return { violations, undecidedKeys };
+}
+
+/** What {@link assertLinearizableRuns} reads of a seeded run. */
+export interface CheckedRun {
+  readonly seed: number;
+  /** One message per key whose history is not linearizable. */
+  readonly violations: readonly string[];
+  readonly undecidedKeys: number;
+}
+
+/** What every mode's seeded run measures: its outcome counts and per-key linearizability. */
+export interface ScenarioRun extends CheckedRun {
+  readonly seed: number;
+  readonly result: ReplicationScenarioResult;
+  readonly ok: number;
+  readonly fail: number;
+  readonly unknown: number;
+}
+
+/** The outcome counts and per-key linearizability of the run of `seed` that gave `result`. */
+export function scenarioRun(seed: number, result: ReplicationScenarioResult): ScenarioRun {
+  const statistics = result.workload.statistics;
+  return {
+    seed,
+    result,
+    ok: statistics.okCount,
+    fail: statistics.failCount,
+    unknown: statistics.unknownCount,
+    ...keyLinearizability(result.workload.history.operations()),
+  };
+}
+
+/** Fails with the seed and the checker's explanation when a run is not linearizable. */
+export function assertLinearizableRuns(
+  runs: readonly CheckedRun[],
+  replayCommand: (seed: number) => string,
+): void {
+  for (const run of runs) {
+    assert.deepEqual(
+      run.violations,
+      [],
+      `seed ${run.seed} is not linearizable; replay: ${replayCommand(run.seed)}`,
+    );
+    assert.equal(run.undecidedKeys, 0, `seed ${run.seed}: the checker could not decide`);
+  }
+}
+
+/**
+ * The soaks' plan of every fault kind over `replicas` for 5 s (crashes, partitions,
+ * pauses, lossy and slow links, clock jumps), with what a mode's soak adds or changes.
+ */
+export function everyFaultKind(
+  replicas: readonly string[],
+  overrides: Partial<FaultPlanOptions> = {},
+): FaultPlanOptions {
+  return {
+    nodeIds: replicas,
+    faultPhaseMs: 5_000,
+    intervalMsMean: 300,
+    durationMsMax: 1_500,
+    crashCountMax: 1,
+    clockStepMsMax: 2_000,
+    ...overrides,
+  };
 }
 
 /** A message a replica sent, waiting for the test to deliver (or lose) it. */
@@ -161,5 +247,78 @@ export class HandDrivenGroup<Core extends ReplicaCore = ReplicaCore, Message = u
       this.core(id).tick();
       this.collect(id);
     }
+  }
+}
+
+/**
+ * A {@link HandDrivenGroup} whose messages go in rounds to every replica at once, over
+ * links the test can cut (`blocked` holds `from>to`), with requests from one client.
+ */
+export class LinkedGroup<
+  Core extends ReplicaCore = ReplicaCore,
+  Message = unknown,
+> extends HandDrivenGroup<Core, Message> {
+  /** Links `from>to` whose messages are lost. */
+  readonly blocked = new Set<string>();
+
+  /** Collects what every core produced. */
+  collectAll(): void {
+    for (const id of this.cores.keys()) {
+      this.collect(id);
+    }
+  }
+
+  /** Delivers messages in rounds until none are left (blocked links lose theirs). */
+  exchange(roundsMax = 50): void {
+    for (let round = 0; round < roundsMax; round += 1) {
+      this.collectAll();
+      if (this.inFlight.length === 0) {
+        return;
+      }
+      const batch = this.inFlight;
+      this.inFlight = [];
+      for (const { from, to, message } of batch) {
+        if (!this.blocked.has(`${from}>${to}`)) {
+          this.cores.get(to)?.step(from, message);
+        }
+      }
+    }
+  }
+
+  /** Cuts every link between `id` and the others, both ways. */
+  isolate(id: string): void {
+    for (const other of this.ids) {
+      if (other !== id) {
+        this.blocked.add(`${id}>${other}`);
+        this.blocked.add(`${other}>${id}`);
+      }
+    }
+  }
+
+  /** Restores every link. */
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  request(
+    to: string,
+    operation: ReplicaRequest['operation'],
+    extra: Partial<ReplicaRequest> = {},
+  ): string {
+    return this.send(to, operation, extra);
+  }
+
+  write(to: string, key: string, value: string): string {
+    return this.request(to, { kind: 'write', key, value });
+  }
+
+  read(to: string, key: string, extra: Partial<ReplicaRequest> = {}): string {
+    return this.request(to, { kind: 'read', key }, extra);
+  }
+
+  /** The first reply to request `id`, after collecting what every core produced. */
+  reply(id: string): ReplicaReply | undefined {
+    this.collectAll();
+    return this.replyLog.find((envelope) => envelope.reply.id === id)?.reply;
   }
 }
