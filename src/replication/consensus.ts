@@ -28,11 +28,13 @@ import {
   type Snapshot,
 } from '../raft/index.js';
 import {
+  badOperationReason,
   isIndex,
   isReplicaIdList,
   isShortString,
   RecentRequests,
   ReplicaOutbox,
+  type ReplyTarget,
   requireReplicaId,
   validOperation,
 } from './core-support.js';
@@ -322,11 +324,6 @@ function readDurableState(value: unknown): DurableState {
 
 // ------------------------------------------------------------------ the replica
 
-/** Where an answer goes: a client of this replica, or the replica that forwarded the write. */
-type ReplyTarget =
-  | { readonly kind: 'client'; readonly client: string; readonly id: string }
-  | { readonly kind: 'peer'; readonly peer: ReplicaId; readonly requestKey: string };
-
 interface PendingWrite {
   readonly index: number;
   readonly term: number;
@@ -464,7 +461,7 @@ class ConsensusReplica implements ReplicaCore {
     if (operation === undefined) {
       this.#answer(target, {
         status: 'unavailable',
-        reason: `bad-request: an operation is { kind: 'read', key } or { kind: 'write', key, value } with a key of at most ${this.#settings.keyLengthMax} and a value of at most ${this.#settings.valueLengthMax} characters`,
+        reason: badOperationReason(this.#settings),
       });
       return;
     }

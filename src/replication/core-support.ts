@@ -8,6 +8,7 @@ import { describeValue, InvalidArgumentError } from '../core/index.js';
 import type {
   ClientEnvelope,
   PeerEnvelope,
+  ReplicaId,
   ReplicaOperation,
   ReplicaOutput,
   ReplicaReply,
@@ -106,6 +107,19 @@ export function validOperation(
   }
   return undefined;
 }
+
+/** Why a request whose operation {@link validOperation} rejected is refused `unavailable`. */
+export function badOperationReason(limits: OperationLimits): string {
+  return `bad-request: an operation is { kind: 'read', key } or { kind: 'write', key, value } with a key of at most ${limits.keyLengthMax} and a value of at most ${limits.valueLengthMax} characters`;
+}
+
+/**
+ * Where an answer goes, in the modes whose followers forward requests: a client of this
+ * replica, or the replica that forwarded the request (under its request key).
+ */
+export type ReplyTarget =
+  | { readonly kind: 'client'; readonly client: string; readonly id: string }
+  | { readonly kind: 'peer'; readonly peer: ReplicaId; readonly requestKey: string };
 
 /**
  * The keys of the latest requests, at most `countMax` of them, so that a request

@@ -18,11 +18,13 @@ import {
   requireOptions,
 } from '../core/index.js';
 import {
+  badOperationReason,
   isIndex,
   isReplicaIdList,
   isShortString,
   RecentRequests,
   ReplicaOutbox,
+  type ReplyTarget,
   requireReplicaId,
   validOperation,
 } from './core-support.js';
@@ -340,11 +342,6 @@ interface Entry {
   acknowledged: boolean;
 }
 
-/** Where an answer goes: a client of this replica, or the replica that forwarded it. */
-type ReplyTarget =
-  | { readonly kind: 'client'; readonly client: string; readonly id: string }
-  | { readonly kind: 'peer'; readonly peer: ReplicaId; readonly requestKey: string };
-
 interface PendingWrite {
   readonly index: number;
   readonly epoch: number;
@@ -532,7 +529,7 @@ class LeaderFollowerReplica implements ReplicaCore {
     if (operation === undefined) {
       this.#answer(target, {
         status: 'unavailable',
-        reason: `bad-request: an operation is { kind: 'read', key } or { kind: 'write', key, value } with a key of at most ${this.#settings.keyLengthMax} and a value of at most ${this.#settings.valueLengthMax} characters`,
+        reason: badOperationReason(this.#settings),
       });
       return;
     }
