@@ -90,4 +90,4 @@ export {
   type SessionOperation,
   type SessionViolation,
 } from './sessions.js';
-export { renderTimelineHtml, type TimelineOptions } from './timeline.js';
+export { escapeHtml, renderTimelineHtml, type TimelineOptions } from './timeline.js';

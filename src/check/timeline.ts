@@ -32,7 +32,11 @@ export interface TimelineOptions {
 const operationCountMaxDefault = 5000;
 
 /** Replaces the five characters that matter in HTML text and attribute values. */
-function escapeHtml(text: string): string {
+/**
+ * Escapes `&`, `<`, `>`, `"` and `'` so that text can go into HTML content or an attribute
+ * value; the self-contained reports (this timeline, the lab's) share it.
+ */
+export function escapeHtml(text: string): string {
   return text
     .replaceAll('&', '&amp;')
     .replaceAll('<', '&lt;')

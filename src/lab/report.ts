@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeOperation, type Operation } from '../check/index.js';
+import { describeOperation, escapeHtml, type Operation } from '../check/index.js';
 import { type LabCell, type LabReport, labTableHeaders, labTableRows } from './lab.js';
 
 /** Options of {@link renderLabReportHtml}. */
@@ -15,15 +15,6 @@ export interface LabReportHtmlOptions {
   readonly generatedAt?: string;
   /** The command that reproduces the run. Default: not shown. */
   readonly command?: string;
-}
-
-function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 }
 
 const style = `
