@@ -206,6 +206,9 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       "Partitioned store in the simulator: keyspaces by key prefix, each cut into shards by consistent hashing or ranges (distkit/partition) and replicated by its own mode (consensus, leader-follower sync/semi-sync/async, multi-leader, leaderless); StoreNodeCore hosts a node's shard replicas and multiplexes their messages by shard id",
       'StoreClient: routing to shard and replica, seven per-request consistency levels (linearizable, sequential, causal, read-your-writes, monotonic reads, bounded staleness, eventual) mapped onto what each mode offers, a typed ConsistencyLevelUnsupportedError for the rest, session tokens per shard, deadlines, reads retried elsewhere or at the leader, writes retried only when certainly not applied',
       'Each level checked by its own distkit/check checker over seeded simulations with crashes, partitions, pauses, loss and latency (checkConsistencyLevel, runConsistencyLevelScenario)',
+      'StoreProcess: the partitioned store as real processes: a StoreNodeCore over the authenticated TCP transport, ticked on the real scheduler, its durable state written atomically with fsync (group commit per event-loop turn) before any message or reply that depends on it leaves, recovered on restart; any node answers for any key through an in-process StoreClient',
+      'StoreHttpApi: PUT/GET /v1/kv/{key}?consistency=LEVEL and GET /v1/status; 422 for a level the mode cannot give, 503 with Retry-After when nothing was applied, 504 when a write may or may not have taken effect',
+      'Evidence with real processes: a 5-node store (consensus, leader-follower sync) survives SIGKILL of 2 nodes including a shard leader with every acknowledged write read back at linearizable',
     ],
   },
   {
@@ -231,6 +234,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'distkit check --html OUT.html: a self-contained timeline of the history, per key and process, with the point where every order fails highlighted',
       'distkit lab [--quick] [--seed N] [--modes a,b] [--scenarios x,y] [--out DIR]: the lab matrix with a progress bar, the table on standard output and DIR/report.html; npm start runs it',
       'distkit raft start: one Raft key-value node with its HTTP API; distkit raft cluster --nodes N: a local cluster of real processes on loopback, stopped cleanly by Ctrl-C',
+      'distkit store start --mode MODE: one node of the partitioned store (hash shards, each replicated by MODE) with its HTTP API; distkit store cluster --nodes 5 --mode MODE: a local cluster of real processes, stopped cleanly by Ctrl-C',
       'distkit --help, distkit --version',
     ],
   },

@@ -271,6 +271,7 @@ export class StoreProcess {
   #persistedGeneration = 0;
   #target: Uint8Array;
   #writing: Promise<void> | undefined;
+  #persisting = false;
   #flushQueued = false;
   #tickTask: ScheduledTask | undefined;
   #stopped = false;
@@ -632,10 +633,11 @@ export class StoreProcess {
         this.#heldCount += envelopes.length;
       }
     }
-    if (this.#writing === undefined) {
-      this.#writing = this.#persistLoop().finally(() => {
-        this.#writing = undefined;
-      });
+    if (!this.#persisting) {
+      // Set and cleared synchronously (the loop's finally), so no batch can slip between
+      // the loop's last check and its end.
+      this.#persisting = true;
+      this.#writing = this.#persistLoop();
     }
   }
 
@@ -661,6 +663,8 @@ export class StoreProcess {
       this.#tickTask?.cancel();
       this.#client.close();
       this.#events.emit({ kind: 'stopped', error });
+    } finally {
+      this.#persisting = false;
     }
   }
 
