@@ -4,7 +4,8 @@
  * unique keys through random nodes; a random minority (two nodes, one of them leading a
  * shard) is SIGKILLed while writes are in flight and restarted on the same data folders;
  * then every acknowledged write must be readable at `linearizable` through any node, and
- * no write answered 503 (nothing applied) may be. Run for `consensus` and
+ * no write answered 503 (nothing applied) may be. Then all five are SIGKILLed at once and
+ * restarted, and the same holds again: only the nodes' state files can bring writes back. Run for `consensus` and
  * `leader-follower-sync`, the modes that promise no acknowledged write is lost.
  *
  * The seed (printed; `DISTKIT_SIM_SEED` replays it) picks the victims and the writers'
@@ -223,36 +224,46 @@ async function runScenario(mode: ShardModeKind, seed: number): Promise<RunReport
     down.clear();
     await writers(1_500);
     // Every acknowledged write is there, read at linearizable through a random node.
-    const deadline = performance.now() + 20_000;
-    const missing: string[] = [];
-    const keys = [...acknowledged.keys(), ...refused];
-    for (let start = 0; start < keys.length; start += 16) {
-      await Promise.all(
-        keys.slice(start, start + 16).map(async (key) => {
-          for (;;) {
-            const node = random.pick(nodes);
-            const answer = await call(
-              node.httpPort,
-              'GET',
-              `/v1/kv/${encodeURIComponent(key)}?consistency=linearizable`,
-            );
-            if (answer.status === 200 || answer.status === 404) {
-              const value = answer.status === 200 ? answer.body['value'] : null;
-              const expected = acknowledged.get(key) ?? null;
-              if (value !== expected) {
-                missing.push(`${key}: read ${String(value)}, expected ${String(expected)}`);
+    const check = async (phase: string): Promise<string[]> => {
+      const deadline = performance.now() + 20_000;
+      const missing: string[] = [];
+      const keys = [...acknowledged.keys(), ...refused];
+      for (let start = 0; start < keys.length; start += 16) {
+        await Promise.all(
+          keys.slice(start, start + 16).map(async (key) => {
+            for (;;) {
+              const node = random.pick(nodes);
+              const answer = await call(
+                node.httpPort,
+                'GET',
+                `/v1/kv/${encodeURIComponent(key)}?consistency=linearizable`,
+              );
+              if (answer.status === 200 || answer.status === 404) {
+                const value = answer.status === 200 ? answer.body['value'] : null;
+                const expected = acknowledged.get(key) ?? null;
+                if (value !== expected) {
+                  missing.push(
+                    `${phase}: ${key}: read ${String(value)}, expected ${String(expected)}`,
+                  );
+                }
+                return;
               }
-              return;
+              if (performance.now() > deadline) {
+                missing.push(`${phase}: ${key}: no answer (${JSON.stringify(answer)})`);
+                return;
+              }
+              await sleep(50);
             }
-            if (performance.now() > deadline) {
-              missing.push(`${key}: no answer (${JSON.stringify(answer)})`);
-              return;
-            }
-            await sleep(50);
-          }
-        }),
-      );
-    }
+          }),
+        );
+      }
+      return missing;
+    };
+    const missing = await check('after the minority restarted');
+    // Then the whole cluster at once: only the state files can bring the writes back.
+    await Promise.all(nodes.map((node) => killNode(node)));
+    await Promise.all(nodes.map((node) => startNode(node, peers, folder.path, mode)));
+    missing.push(...(await check('after all five were killed and restarted')));
     const report: RunReport = {
       acknowledged: acknowledged.size,
       refused: refused.size,
