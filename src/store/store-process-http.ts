@@ -242,6 +242,12 @@ export class StoreHttpApi {
         });
       }
     }
+    if (level === 'bounded-staleness' && stalenessMsMax === undefined) {
+      throw new HttpFailure(400, {
+        code: 'INVALID_ARGUMENT',
+        message: 'consistency=bounded-staleness needs stalenessMsMax=N (milliseconds).',
+      });
+    }
     return {
       consistency: level as ConsistencyLevel,
       ...(stalenessMsMax === undefined ? {} : { stalenessMsMax }),

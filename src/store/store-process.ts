@@ -516,7 +516,12 @@ export class StoreProcess {
   async #start(): Promise<void> {
     this.#transport.onMessage(({ from, message }) => this.#onPeerMessage(from, message));
     this.#transport.onEvent((event) => {
-      if (event.kind === 'disconnected' && event.reason !== 'connection-lost') {
+      // Lost connections are the normal life of a cluster, and closed ones are this node's own doing.
+      if (
+        event.kind === 'disconnected' &&
+        event.reason !== 'connection-lost' &&
+        event.reason !== 'closed'
+      ) {
         this.#events.emit({ kind: 'transport', detail: event.detail });
       }
     });

@@ -80,6 +80,13 @@ describe('StoreProcess and StoreHttpApi', () => {
       assert.equal(absent.body.code, 'KEY_NOT_FOUND');
       const bad = await call(`${opened.base}/v1/kv/alice?consistency=strong`);
       assert.equal(bad.status, 400);
+      const unbounded = await call(`${opened.base}/v1/kv/alice?consistency=bounded-staleness`);
+      assert.equal(unbounded.status, 400);
+      assert.match(unbounded.body.message, /stalenessMsMax/);
+      const bounded = await call(
+        `${opened.base}/v1/kv/alice?consistency=bounded-staleness&stalenessMsMax=1000`,
+      );
+      assert.equal(bounded.body.value, 'blue');
       const method = await call(`${opened.base}/v1/kv/alice`, { method: 'DELETE' });
       assert.equal(method.status, 405);
       const status = await call(`${opened.base}/v1/status`);
