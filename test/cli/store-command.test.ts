@@ -4,11 +4,14 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runStoreCommand } from '../../src/cli/index.js';
+import { temporaryFolder } from '../store/support.js';
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -20,6 +23,32 @@ async function capture(args: string[]): Promise<{ code: number; out: string; err
     writeErrorLine: (line) => err.push(line),
   });
   return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** `count` consecutive ports from a random start, free on 127.0.0.1 a moment ago. */
+async function consecutiveFreePorts(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const servers: ReturnType<typeof createServer>[] = [];
+    let free = true;
+    for (let offset = 0; offset < count && free; offset += 1) {
+      const server = createServer();
+      free = await new Promise<boolean>((resolveListen) => {
+        server.once('error', () => resolveListen(false));
+        server.listen(base + offset, '127.0.0.1', () => resolveListen(true));
+      });
+      servers.push(server);
+    }
+    await Promise.all(
+      servers.map(
+        (server) => new Promise<void>((resolveClose) => server.close(() => resolveClose())),
+      ),
+    );
+    if (free) {
+      return base;
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
 }
 
 describe('distkit store', () => {
@@ -123,5 +152,96 @@ describe('distkit store', () => {
     );
     assert.equal(result.status, 2, result.stderr);
     assert.match(result.stderr, /--mode must be one of consensus/);
+  });
+
+  it('store cluster starts three nodes that serve the API, and SIGINT stops every one', async () => {
+    const folder = temporaryFolder('distkit-store-cluster-');
+    const base = await consecutiveFreePorts(6);
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/bin.ts',
+        'store',
+        'cluster',
+        '--nodes',
+        '3',
+        '--mode',
+        'consensus',
+        '--data',
+        folder.path,
+        '--port',
+        String(base),
+        '--http-port',
+        String(base + 3),
+      ],
+      { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const lines: string[] = [];
+    const stderr: string[] = [];
+    createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+    const exited = new Promise<number | null>((resolveExit) => child.on('exit', resolveExit));
+    try {
+      const ready = await new Promise<{ nodes: { id: string; http: string }[] }>(
+        (resolveReady, rejectReady) => {
+          const timer = setTimeout(
+            () => rejectReady(new Error(`no cluster-ready in 60 s: ${stderr.join('\n')}`)),
+            60_000,
+          );
+          void exited.then((code) => {
+            clearTimeout(timer);
+            rejectReady(new Error(`the cluster exited (${code}): ${stderr.join('\n')}`));
+          });
+          createInterface({ input: child.stdout }).on('line', (line) => {
+            lines.push(line);
+            const event = JSON.parse(line) as { event: string };
+            if (event.event === 'cluster-ready') {
+              clearTimeout(timer);
+              resolveReady(event as unknown as { nodes: { id: string; http: string }[] });
+            }
+          });
+        },
+      );
+      assert.deepEqual(
+        ready.nodes.map((node) => node.id),
+        ['n1', 'n2', 'n3'],
+      );
+      let written = false;
+      for (let attempt = 0; attempt < 300 && !written; attempt += 1) {
+        const answer = await fetch(
+          `http://${ready.nodes[0]?.http}/v1/kv/greeting?consistency=linearizable`,
+          { method: 'PUT', body: 'hello' },
+        ).catch(() => undefined);
+        written = answer?.status === 200;
+        if (!written) {
+          await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+        }
+      }
+      assert.ok(written, 'no write acknowledged within 30 s');
+      const read = await fetch(
+        `http://${ready.nodes[2]?.http}/v1/kv/greeting?consistency=linearizable`,
+      );
+      assert.equal(read.status, 200);
+      assert.equal(((await read.json()) as { value: string }).value, 'hello');
+      child.kill('SIGINT');
+      const code = await Promise.race([
+        exited,
+        new Promise<'timeout'>((resolveTimeout) =>
+          setTimeout(() => resolveTimeout('timeout'), 20_000),
+        ),
+      ]);
+      assert.equal(code, 0, `exit: ${String(code)}; stderr: ${stderr.join('\n')}`);
+      assert.ok(lines.some((line) => line.includes('"cluster-stopped"')));
+      for (const node of ready.nodes) {
+        const answer = await fetch(`http://${node.http}/v1/status`).catch(() => undefined);
+        assert.equal(answer, undefined, `${node.id} still answers after the stop`);
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+      }
+      folder.remove();
+    }
   });
 });
