@@ -1,9 +1,14 @@
 /**
- * `distkit/store`: the replicated key-value store as running processes. Today one Raft
- * group: {@link RaftReplica} drives the `distkit/raft` core over the TCP transport of
- * `distkit/net` with its log on disk through `distkit/storage`, and {@link RaftHttpApi}
- * serves it over HTTP (`distkit raft start` and `distkit raft cluster` run both).
- * Partitioning across shards and the other replication modes come with the store issue.
+ * `distkit/store`: the replicated key-value store, in two forms.
+ *
+ * - One Raft group as real processes: {@link RaftReplica} drives the `distkit/raft` core
+ *   over the TCP transport of `distkit/net` with its log on disk through
+ *   `distkit/storage`, and {@link RaftHttpApi} serves it over HTTP (`distkit raft start`
+ *   and `distkit raft cluster`).
+ * - The partitioned store: keyspaces cut into shards, each shard a replica group of any
+ *   `distkit/replication` mode, and a {@link StoreClient} that serves seven per-request
+ *   consistency levels; in the simulator ({@link StoreNodeProgram}) and as real processes
+ *   ({@link StoreProcess}, `distkit store start` and `distkit store cluster`).
  *
  * @packageDocumentation
  */
