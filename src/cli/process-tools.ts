@@ -7,6 +7,8 @@
  */
 
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { systemScheduler } from '../core/index.js';
@@ -95,6 +97,169 @@ export function parseCount(
     throw new UsageError(`--${name} must be an integer from ${min} to ${max}; got ${text}.`);
   }
   return value;
+}
+
+/**
+ * The cluster secret of a `start` command: the trimmed contents of `--secret-file`, else
+ * the environment variable `variable`; at least 16 bytes, else a {@link UsageError}.
+ */
+export function readSecret(options: Map<string, string>, variable: string): string {
+  const secretFile = options.get('secret-file');
+  const secret =
+    secretFile === undefined ? process.env[variable] : readFileSync(secretFile, 'utf8').trim();
+  if (secret === undefined || Buffer.byteLength(secret) < 16) {
+    throw new UsageError(
+      `A cluster secret of at least 16 bytes is needed: --secret-file FILE or ${variable}.`,
+    );
+  }
+  return secret;
+}
+
+/** The `--http` option, or by default the node's own host and its port + 1000. */
+export function parseHttpAddress(options: Map<string, string>, own: PeerAddress): PeerAddress {
+  return options.has('http')
+    ? parseAddress(options.get('http') as string, '--http')
+    : { host: own.host, port: own.port + 1000 };
+}
+
+/**
+ * Reports a node that stopped on its own (`distkit COMMAND ID: stopped: ...` on standard
+ * error) and stops this process with exit code 1 through SIGTERM, so that
+ * {@link serveUntilStopped} closes everything in order.
+ */
+export function stopOnFailure(prefix: string, error: unknown, output: ProcessCommandOutput): void {
+  output.writeErrorLine(`${prefix}: stopped: ${String(error)}`);
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM');
+}
+
+/** A node (or its HTTP API) that {@link serveUntilStopped} closes. */
+interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * Serves an opened node over HTTP until SIGINT or SIGTERM: starts the API (closing the
+ * node if that fails), writes the `ready` line `readyLine(api)`, then, on the signal,
+ * closes the API and the node. Resolves with 1 if the node stopped on its own, else 0.
+ */
+export async function serveUntilStopped<Api extends Closable>(
+  node: Closable,
+  listen: () => Promise<Api>,
+  readyLine: (api: Api) => Record<string, unknown>,
+  output: ProcessCommandOutput,
+): Promise<number> {
+  let api: Api;
+  try {
+    api = await listen();
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+  output.writeLine(JSON.stringify({ event: 'ready', ...readyLine(api) }));
+  await untilStopSignal();
+  await api.close();
+  await node.close();
+  return process.exitCode === 1 ? 1 : 0;
+}
+
+/** One node of {@link localClusterNodes}. */
+export interface LocalClusterNode {
+  /** `n1`, `n2`, ... */
+  readonly id: string;
+  /** Its transport (`HOST:PORT`). */
+  readonly address: string;
+  /** Its HTTP API (`HOST:PORT`). */
+  readonly http: string;
+}
+
+/**
+ * The nodes of a local cluster: ids `n1..nN`, consecutive transport ports from `port` and
+ * HTTP ports from `httpPort`; a {@link UsageError} if either range goes past 65535.
+ */
+export function localClusterNodes(
+  count: number,
+  host: string,
+  port: number,
+  httpPort: number,
+): LocalClusterNode[] {
+  if (port + count - 1 > 65_535 || httpPort + count - 1 > 65_535) {
+    throw new UsageError('The port ranges go past 65535.');
+  }
+  return Array.from({ length: count }, (_, position) => ({
+    id: `n${position + 1}`,
+    address: `${host}:${port + position}`,
+    http: `${host}:${httpPort + position}`,
+  }));
+}
+
+/**
+ * The `distkit` arguments that start one node of a local cluster:
+ * `COMMAND start --id ID --peers PEERS --data DATA/ID --http HTTP`.
+ */
+export function startArgs(
+  command: string,
+  node: { readonly id: string; readonly http: string },
+  peers: string,
+  data: string,
+): string[] {
+  return [
+    command,
+    'start',
+    '--id',
+    node.id,
+    '--peers',
+    peers,
+    '--data',
+    join(data, node.id),
+    '--http',
+    node.http,
+  ];
+}
+
+/**
+ * Runs `distkit COMMAND <subcommand> ...`: the matching entry of `subcommands`, or the
+ * usage text (exit code 0 when asked for, 2 when no subcommand is given). A
+ * {@link UsageError} resolves with 2, any other failure with 1, the reason on standard
+ * error.
+ */
+export async function runSubcommand(
+  command: string,
+  usage: string,
+  subcommands: Readonly<
+    Record<string, (args: readonly string[], output: ProcessCommandOutput) => Promise<number>>
+  >,
+  args: readonly string[],
+  output: ProcessCommandOutput,
+): Promise<number> {
+  const [subcommand, ...rest] = args;
+  try {
+    const run = subcommand === undefined ? undefined : subcommands[subcommand];
+    if (run !== undefined && Object.hasOwn(subcommands, subcommand as string)) {
+      return await run(rest, output);
+    }
+    if (
+      subcommand === undefined ||
+      subcommand === '--help' ||
+      subcommand === '-h' ||
+      subcommand === 'help'
+    ) {
+      output.writeLine(usage);
+      return subcommand === undefined ? 2 : 0;
+    }
+    throw new UsageError(`Unknown ${command} command ${subcommand}.`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      output.writeErrorLine(
+        `distkit ${command}: ${error.message} Run distkit ${command} --help for usage.`,
+      );
+      return 2;
+    }
+    output.writeErrorLine(
+      `distkit ${command}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return 1;
+  }
 }
 
 /** Resolves with the signal's name when SIGINT or SIGTERM arrives. */

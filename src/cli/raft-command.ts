@@ -10,18 +10,23 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { RaftHttpApi, RaftReplica } from '../store/index.js';
 import {
+  localClusterNodes,
   type ProcessCommandOutput,
-  parseAddress,
   parseCount,
+  parseHttpAddress,
   parseOptions,
   parsePeers,
+  readSecret,
   runChildCluster,
+  runSubcommand,
+  serveUntilStopped,
+  startArgs,
+  stopOnFailure,
   UsageError,
-  untilStopSignal,
 } from './process-tools.js';
 
 /** Where the command writes. */
@@ -77,23 +82,12 @@ async function runStart(args: readonly string[], output: RaftCommandOutput): Pro
   if (own === undefined) {
     throw new UsageError(`--peers must include this node (${id}) with its Raft address.`);
   }
-  const http = options.has('http')
-    ? parseAddress(options.get('http') as string, '--http')
-    : { host: own.host, port: own.port + 1000 };
+  const http = parseHttpAddress(options, own);
   const tickMs = parseCount(options, 'tick-ms', 1, 60_000);
   const electionTicks = parseCount(options, 'election-ticks', 2, 1_000);
   const snapshotEveryEntries = parseCount(options, 'snapshot-every', 1, 1e9);
   const requestTimeoutMs = parseCount(options, 'request-timeout-ms', 1, 3_600_000);
-  const secretFile = options.get('secret-file');
-  const secret =
-    secretFile === undefined
-      ? process.env[raftSecretVariable]
-      : readFileSync(secretFile, 'utf8').trim();
-  if (secret === undefined || Buffer.byteLength(secret) < 16) {
-    throw new UsageError(
-      `A cluster secret of at least 16 bytes is needed: --secret-file FILE or ${raftSecretVariable}.`,
-    );
-  }
+  const secret = readSecret(options, raftSecretVariable);
   mkdirSync(data, { recursive: true });
   const replica = await RaftReplica.open({
     id,
@@ -108,9 +102,7 @@ async function runStart(args: readonly string[], output: RaftCommandOutput): Pro
   });
   replica.onEvent((event) => {
     if (event.kind === 'stopped') {
-      output.writeErrorLine(`distkit raft ${id}: stopped: ${String(event.error)}`);
-      process.exitCode = 1;
-      process.kill(process.pid, 'SIGTERM');
+      stopOnFailure(`distkit raft ${id}`, event.error, output);
       return;
     }
     if (event.kind === 'message-refused' || event.kind === 'transport') {
@@ -119,25 +111,16 @@ async function runStart(args: readonly string[], output: RaftCommandOutput): Pro
     }
     output.writeLine(JSON.stringify({ event: event.kind, id, ...event, kind: undefined }));
   });
-  let api: RaftHttpApi;
-  try {
-    api = await RaftHttpApi.listen(replica, { host: http.host, port: http.port });
-  } catch (error) {
-    await replica.close();
-    throw error;
-  }
-  output.writeLine(
-    JSON.stringify({
-      event: 'ready',
+  return serveUntilStopped(
+    replica,
+    () => RaftHttpApi.listen(replica, { host: http.host, port: http.port }),
+    (api) => ({
       id,
       raft: `${own.host}:${own.port}`,
       http: `${api.address.host}:${api.address.port}`,
     }),
+    output,
   );
-  await untilStopSignal();
-  await api.close();
-  await replica.close();
-  return process.exitCode === 1 ? 1 : 0;
 }
 
 async function runCluster(args: readonly string[], output: RaftCommandOutput): Promise<number> {
@@ -146,33 +129,15 @@ async function runCluster(args: readonly string[], output: RaftCommandOutput): P
   const host = options.get('host') ?? '127.0.0.1';
   const raftPort = parseCount(options, 'raft-port', 1, 65_535) ?? 7001;
   const httpPort = parseCount(options, 'http-port', 1, 65_535) ?? 8001;
-  if (raftPort + count - 1 > 65_535 || httpPort + count - 1 > 65_535) {
-    throw new UsageError('The port ranges go past 65535.');
-  }
+  const nodes = localClusterNodes(count, host, raftPort, httpPort);
   const data = resolve(options.get('data') ?? 'data');
-  const nodes = Array.from({ length: count }, (_, position) => ({
-    id: `n${position + 1}`,
-    raft: `${host}:${raftPort + position}`,
-    http: `${host}:${httpPort + position}`,
-  }));
-  const peers = nodes.map((node) => `${node.id}=${node.raft}`).join(',');
+  const peers = nodes.map((node) => `${node.id}=${node.address}`).join(',');
   const secret = randomBytes(24).toString('hex');
   return runChildCluster(
     nodes.map((node) => ({
       id: node.id,
-      args: [
-        'raft',
-        'start',
-        '--id',
-        node.id,
-        '--peers',
-        peers,
-        '--data',
-        join(data, node.id),
-        '--http',
-        node.http,
-      ],
-      summary: { raft: node.raft, http: node.http },
+      args: startArgs('raft', node, peers, data),
+      summary: { raft: node.address, http: node.http },
     })),
     { [raftSecretVariable]: secret },
     output,
@@ -183,36 +148,9 @@ async function runCluster(args: readonly string[], output: RaftCommandOutput): P
  * Runs `distkit raft <start|cluster> ...` and resolves with the exit code when the node
  * or cluster has stopped (on SIGINT or SIGTERM). Usage errors resolve with 2 at once.
  */
-export async function runRaftCommand(
+export function runRaftCommand(
   args: readonly string[],
   output: RaftCommandOutput,
 ): Promise<number> {
-  const [subcommand, ...rest] = args;
-  try {
-    if (subcommand === 'start') {
-      return await runStart(rest, output);
-    }
-    if (subcommand === 'cluster') {
-      return await runCluster(rest, output);
-    }
-    if (
-      subcommand === undefined ||
-      subcommand === '--help' ||
-      subcommand === '-h' ||
-      subcommand === 'help'
-    ) {
-      output.writeLine(usage);
-      return subcommand === undefined ? 2 : 0;
-    }
-    throw new UsageError(`Unknown raft command ${subcommand}.`);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      output.writeErrorLine(`distkit raft: ${error.message} Run distkit raft --help for usage.`);
-      return 2;
-    }
-    output.writeErrorLine(
-      `distkit raft: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    return 1;
-  }
+  return runSubcommand('raft', usage, { start: runStart, cluster: runCluster }, args, output);
 }

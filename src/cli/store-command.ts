@@ -10,8 +10,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   levelsOffered,
   type ShardModeKind,
@@ -20,14 +19,19 @@ import {
   shardModeKinds,
 } from '../store/index.js';
 import {
+  localClusterNodes,
   type ProcessCommandOutput,
-  parseAddress,
   parseCount,
+  parseHttpAddress,
   parseOptions,
   parsePeers,
+  readSecret,
   runChildCluster,
+  runSubcommand,
+  serveUntilStopped,
+  startArgs,
+  stopOnFailure,
   UsageError,
-  untilStopSignal,
 } from './process-tools.js';
 
 /** Where the command writes. */
@@ -110,9 +114,7 @@ async function runStart(args: readonly string[], output: StoreCommandOutput): Pr
   const shardCount = parseCount(options, 'shards', 1, 1_024) ?? 3;
   const replicaCount = parseCount(options, 'replicas', 1, 256) ?? Math.min(3, nodeCount);
   checkReplicas(mode, replicaCount, nodeCount);
-  const http = options.has('http')
-    ? parseAddress(options.get('http') as string, '--http')
-    : { host: own.host, port: own.port + 1000 };
+  const http = parseHttpAddress(options, own);
   if (http.port > 65_535) {
     throw new UsageError(
       'The default HTTP port (transport port + 1000) is past 65535; give --http.',
@@ -120,16 +122,7 @@ async function runStart(args: readonly string[], output: StoreCommandOutput): Pr
   }
   const tickMs = parseCount(options, 'tick-ms', 1, 60_000);
   const requestTimeoutMs = parseCount(options, 'request-timeout-ms', 1, 3_600_000);
-  const secretFile = options.get('secret-file');
-  const secret =
-    secretFile === undefined
-      ? process.env[storeSecretVariable]
-      : readFileSync(secretFile, 'utf8').trim();
-  if (secret === undefined || Buffer.byteLength(secret) < 16) {
-    throw new UsageError(
-      `A cluster secret of at least 16 bytes is needed: --secret-file FILE or ${storeSecretVariable}.`,
-    );
-  }
+  const secret = readSecret(options, storeSecretVariable);
   const node = await StoreProcess.open({
     id,
     peers,
@@ -143,23 +136,15 @@ async function runStart(args: readonly string[], output: StoreCommandOutput): Pr
   });
   node.onEvent((event) => {
     if (event.kind === 'stopped') {
-      output.writeErrorLine(`distkit store ${id}: stopped: ${String(event.error)}`);
-      process.exitCode = 1;
-      process.kill(process.pid, 'SIGTERM');
+      stopOnFailure(`distkit store ${id}`, event.error, output);
       return;
     }
     output.writeErrorLine(`distkit store ${id}: ${JSON.stringify(event)}`);
   });
-  let api: StoreHttpApi;
-  try {
-    api = await StoreHttpApi.listen(node, { host: http.host, port: http.port });
-  } catch (error) {
-    await node.close();
-    throw error;
-  }
-  output.writeLine(
-    JSON.stringify({
-      event: 'ready',
+  return serveUntilStopped(
+    node,
+    () => StoreHttpApi.listen(node, { host: http.host, port: http.port }),
+    (api) => ({
       id,
       mode,
       levels: levelsOffered(mode),
@@ -167,11 +152,8 @@ async function runStart(args: readonly string[], output: StoreCommandOutput): Pr
       transport: `${own.host}:${own.port}`,
       http: `${api.address.host}:${api.address.port}`,
     }),
+    output,
   );
-  await untilStopSignal();
-  await api.close();
-  await node.close();
-  return process.exitCode === 1 ? 1 : 0;
 }
 
 async function runCluster(args: readonly string[], output: StoreCommandOutput): Promise<number> {
@@ -188,31 +170,15 @@ async function runCluster(args: readonly string[], output: StoreCommandOutput): 
   const host = options.get('host') ?? '127.0.0.1';
   const port = parseCount(options, 'port', 1, 65_535) ?? 7101;
   const httpPort = parseCount(options, 'http-port', 1, 65_535) ?? 8101;
-  if (port + count - 1 > 65_535 || httpPort + count - 1 > 65_535) {
-    throw new UsageError('The port ranges go past 65535.');
-  }
+  const nodes = localClusterNodes(count, host, port, httpPort);
   const data = resolve(options.get('data') ?? 'data-store');
-  const nodes = Array.from({ length: count }, (_, position) => ({
-    id: `n${position + 1}`,
-    transport: `${host}:${port + position}`,
-    http: `${host}:${httpPort + position}`,
-  }));
-  const peers = nodes.map((node) => `${node.id}=${node.transport}`).join(',');
+  const peers = nodes.map((node) => `${node.id}=${node.address}`).join(',');
   const secret = randomBytes(24).toString('hex');
   return runChildCluster(
     nodes.map((node) => ({
       id: node.id,
       args: [
-        'store',
-        'start',
-        '--id',
-        node.id,
-        '--peers',
-        peers,
-        '--data',
-        join(data, node.id),
-        '--http',
-        node.http,
+        ...startArgs('store', node, peers, data),
         '--mode',
         mode,
         '--shards',
@@ -220,7 +186,7 @@ async function runCluster(args: readonly string[], output: StoreCommandOutput): 
         '--replicas',
         String(replicaCount),
       ],
-      summary: { transport: node.transport, http: node.http },
+      summary: { transport: node.address, http: node.http },
     })),
     { [storeSecretVariable]: secret },
     output,
@@ -239,36 +205,9 @@ async function runCluster(args: readonly string[], output: StoreCommandOutput): 
  * });
  * ```
  */
-export async function runStoreCommand(
+export function runStoreCommand(
   args: readonly string[],
   output: StoreCommandOutput,
 ): Promise<number> {
-  const [subcommand, ...rest] = args;
-  try {
-    if (subcommand === 'start') {
-      return await runStart(rest, output);
-    }
-    if (subcommand === 'cluster') {
-      return await runCluster(rest, output);
-    }
-    if (
-      subcommand === undefined ||
-      subcommand === '--help' ||
-      subcommand === '-h' ||
-      subcommand === 'help'
-    ) {
-      output.writeLine(usage);
-      return subcommand === undefined ? 2 : 0;
-    }
-    throw new UsageError(`Unknown store command ${subcommand}.`);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      output.writeErrorLine(`distkit store: ${error.message} Run distkit store --help for usage.`);
-      return 2;
-    }
-    output.writeErrorLine(
-      `distkit store: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    return 1;
-  }
+  return runSubcommand('store', usage, { start: runStart, cluster: runCluster }, args, output);
 }

@@ -14,10 +14,10 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startArgs } from '../../src/cli/process-tools.js';
 import { SeededRandom } from '../../src/core/index.js';
 import type { ShardModeKind } from '../../src/store/index.js';
 import { freePorts, temporaryFolder } from './support.js';
@@ -45,16 +45,7 @@ function startNode(node: Node, peers: string, root: string, mode: ShardModeKind)
       '--import',
       'tsx',
       'src/cli/bin.ts',
-      'store',
-      'start',
-      '--id',
-      node.id,
-      '--peers',
-      peers,
-      '--data',
-      join(root, node.id),
-      '--http',
-      `127.0.0.1:${node.httpPort}`,
+      ...startArgs('store', { id: node.id, http: `127.0.0.1:${node.httpPort}` }, peers, root),
       '--mode',
       mode,
       '--shards',
