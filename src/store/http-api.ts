@@ -20,20 +20,25 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  InvalidArgumentError,
-  isDistkitError,
-  isInvalidArgumentError,
-  requireInteger,
-  requireOptions,
-  requireString,
-} from '../core/index.js';
+import { InvalidArgumentError } from '../core/index.js';
 import {
   isReplicaClosedError,
   isReplicaUnavailableError,
   isRequestTimeoutError,
 } from './errors.js';
+import {
+  addressOf,
+  checkListenOptions,
+  closeServer,
+  decodeKey,
+  HttpFailure,
+  methodNotAllowed,
+  parseJsonObject,
+  pathAndQuery,
+  readBody,
+  send,
+  serveRoutes,
+} from './http-support.js';
 import { type RaftReplica, type ReadConsistency, readConsistencies } from './raft-replica.js';
 
 /** Options of {@link RaftHttpApi.listen}. */
@@ -46,11 +51,6 @@ export interface RaftHttpApiOptions {
   readonly bodyBytesMax?: number;
 }
 
-interface FailureBody {
-  readonly code: string;
-  readonly message: string;
-}
-
 /** The fields the API's JSON bodies may carry; each route checks the ones it reads. */
 interface JsonBody {
   readonly expected?: unknown;
@@ -61,121 +61,33 @@ interface JsonBody {
   readonly to?: unknown;
 }
 
-class HttpFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: FailureBody,
-  ) {
-    super(body.message);
-  }
-}
-
-const kvPrefix = '/v1/kv/';
-
-function readBody(request: IncomingMessage, bytesMax: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > bytesMax) {
-      reject(bodyTooLarge(bytesMax));
-      request.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let length = 0;
-    request.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > bytesMax) {
-        // Read no more; the 413 goes out with "Connection: close", which ends the socket.
-        request.pause();
-        request.removeAllListeners('data');
-        reject(bodyTooLarge(bytesMax));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () =>
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)),
-    );
-    request.on('error', reject);
-  });
-}
-
-function bodyTooLarge(bytesMax: number): HttpFailure {
-  return new HttpFailure(413, {
-    code: 'BODY_TOO_LARGE',
-    message: `The request body is over ${bytesMax} bytes.`,
-  });
-}
-
-function parseJson(body: Buffer): JsonBody {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new HttpFailure(400, { code: 'INVALID_JSON', message: 'The body is not valid JSON.' });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HttpFailure(400, {
-      code: 'INVALID_JSON',
-      message: 'The body must be a JSON object.',
-    });
-  }
-  return value as JsonBody;
-}
-
-function send(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers?: Record<string, string>,
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  response.end(text);
-}
-
-function sendError(response: ServerResponse, error: unknown): void {
-  if (error instanceof HttpFailure) {
-    send(
-      response,
-      error.status,
-      error.body,
-      error.status === 413 ? { connection: 'close' } : undefined,
-    );
-  } else if (isInvalidArgumentError(error)) {
-    send(response, 400, { code: error.code, message: error.message });
-  } else if (isReplicaUnavailableError(error)) {
-    send(
-      response,
+/** The answers for the replica's own errors. */
+function answerOf(error: unknown): HttpFailure | undefined {
+  if (isReplicaUnavailableError(error)) {
+    return new HttpFailure(
       503,
       { code: error.code, reason: error.reason, leader: error.leaderId, message: error.message },
       { 'retry-after': '1' },
     );
-  } else if (isRequestTimeoutError(error)) {
-    send(response, 504, { code: error.code, outcome: error.outcome, message: error.message });
-  } else if (isReplicaClosedError(error)) {
-    send(response, 503, { code: error.code, message: error.message }, { 'retry-after': '1' });
-  } else if (isDistkitError(error)) {
-    send(response, 500, { code: error.code, message: error.message });
-  } else {
-    send(response, 500, { code: 'INTERNAL', message: 'Internal error; see the server log.' });
   }
-}
-
-function keyOf(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    throw new HttpFailure(400, {
-      code: 'INVALID_KEY',
-      message: 'The key is not valid percent-encoding.',
+  if (isRequestTimeoutError(error)) {
+    return new HttpFailure(504, {
+      code: error.code,
+      outcome: error.outcome,
+      message: error.message,
     });
   }
+  if (isReplicaClosedError(error)) {
+    return new HttpFailure(
+      503,
+      { code: error.code, message: error.message },
+      { 'retry-after': '1' },
+    );
+  }
+  return undefined;
 }
+
+const kvPrefix = '/v1/kv/';
 
 /**
  * The HTTP front of one replica. Every request that reaches Raft is bounded by the
@@ -202,60 +114,42 @@ export class RaftHttpApi {
 
   /** Starts listening; resolves once the port is bound. */
   static async listen(replica: RaftReplica, options: RaftHttpApiOptions): Promise<RaftHttpApi> {
-    const checked = requireOptions<RaftHttpApiOptions>('RaftHttpApi options', options);
-    const host = requireString('options.host', checked.host ?? '127.0.0.1');
-    const port = requireInteger('options.port', checked.port, { min: 0, max: 65_535 });
-    const bodyBytesMax = requireInteger(
-      'options.bodyBytesMax',
-      checked.bodyBytesMax ?? replica.valueBytesMax + 64 * 1024,
-      { min: 1 },
+    const { host, port, bodyBytesMax } = checkListenOptions(
+      'RaftHttpApi options',
+      options,
+      replica.valueBytesMax + 64 * 1024,
     );
     const server = createServer();
     const api = new RaftHttpApi(replica, server, bodyBytesMax);
-    server.on('request', (request, response) => api.#handle(request, response));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await serveRoutes(
+      server,
+      host,
+      port,
+      (request, response) => api.#route(request, response),
+      answerOf,
+    );
     return api;
   }
 
   /** Where the API listens. */
   get address(): { readonly host: string; readonly port: number } {
-    const info = this.#server.address() as AddressInfo;
-    return { host: info.address, port: info.port };
+    return addressOf(this.#server);
   }
 
   /** Stops accepting connections and closes idle ones; resolves when all are closed. */
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
-  }
-
-  #handle(request: IncomingMessage, response: ServerResponse): void {
-    this.#route(request, response).catch((error: unknown) => {
-      if (!response.headersSent) {
-        sendError(response, error);
-      }
-    });
+    return closeServer(this.#server);
   }
 
   async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = request.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
+    const { path, query } = pathAndQuery(request);
     const method = request.method ?? 'GET';
     const replica = this.#replica;
     if (path.startsWith(kvPrefix) && path.length > kvPrefix.length) {
       const rest = path.slice(kvPrefix.length);
       if (method === 'POST' && rest.endsWith('/cas')) {
-        const key = keyOf(rest.slice(0, -'/cas'.length));
-        const body = parseJson(await readBody(request, this.#bodyBytesMax));
+        const key = decodeKey(rest.slice(0, -'/cas'.length), request);
+        const body = parseJsonObject(await readBody(request, this.#bodyBytesMax)) as JsonBody;
         const expected = body.expected ?? null;
         if (expected !== null && typeof expected !== 'string') {
           throw new InvalidArgumentError('expected', 'expected must be a string or null.');
@@ -267,16 +161,14 @@ export class RaftHttpApi {
         send(response, 200, result);
         return;
       }
-      const key = keyOf(rest);
+      const key = decodeKey(rest, request);
       if (method === 'PUT') {
         const body = await readBody(request, this.#bodyBytesMax);
         send(response, 200, await replica.put(key, body.toString('utf8')));
         return;
       }
       if (method === 'GET') {
-        const consistency = new URLSearchParams(query < 0 ? '' : url.slice(query + 1)).get(
-          'consistency',
-        );
+        const consistency = query.get('consistency');
         if (consistency !== null && !readConsistencies.includes(consistency as ReadConsistency)) {
           throw new InvalidArgumentError(
             'consistency',
@@ -310,7 +202,7 @@ export class RaftHttpApi {
       if (method !== 'POST') {
         throw methodNotAllowed(method, path);
       }
-      const body = parseJson(await readBody(request, this.#bodyBytesMax));
+      const body = parseJsonObject(await readBody(request, this.#bodyBytesMax)) as JsonBody;
       const change = {
         voters: body.voters as string[],
         ...(body.learners === undefined ? {} : { learners: body.learners as string[] }),
@@ -325,7 +217,7 @@ export class RaftHttpApi {
       if (method !== 'POST') {
         throw methodNotAllowed(method, path);
       }
-      const body = parseJson(await readBody(request, this.#bodyBytesMax));
+      const body = parseJsonObject(await readBody(request, this.#bodyBytesMax)) as JsonBody;
       await replica.transferLeadership(body.to as string);
       send(response, 202, {});
       return;
@@ -333,11 +225,4 @@ export class RaftHttpApi {
     request.resume();
     throw new HttpFailure(404, { code: 'NOT_FOUND', message: `No route for ${method} ${path}.` });
   }
-}
-
-function methodNotAllowed(method: string, path: string): HttpFailure {
-  return new HttpFailure(405, {
-    code: 'METHOD_NOT_ALLOWED',
-    message: `${method} is not allowed on ${path}.`,
-  });
 }

@@ -20,15 +20,19 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isLimitExceededError } from '../core/index.js';
 import {
-  isDistkitError,
-  isInvalidArgumentError,
-  isLimitExceededError,
-  requireInteger,
-  requireOptions,
-  requireString,
-} from '../core/index.js';
+  addressOf,
+  checkListenOptions,
+  closeServer,
+  decodeKey,
+  HttpFailure,
+  methodNotAllowed,
+  pathAndQuery,
+  readBody,
+  send,
+  serveRoutes,
+} from './http-support.js';
 import type { StoreRequestOptions, StoreResult } from './sharded-client.js';
 import {
   type ConsistencyLevel,
@@ -48,88 +52,27 @@ export interface StoreHttpApiOptions {
   readonly bodyBytesMax?: number;
 }
 
-class HttpFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: { readonly code: string; readonly message: string } & Record<string, unknown>,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(body.message);
-  }
-}
-
 const kvPrefix = '/v1/kv/';
 
-function readBody(request: IncomingMessage, bytesMax: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = new HttpFailure(
-      413,
-      { code: 'BODY_TOO_LARGE', message: `The request body is over ${bytesMax} bytes.` },
-      { connection: 'close' },
-    );
-    const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > bytesMax) {
-      request.resume();
-      reject(tooLarge);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let length = 0;
-    request.on('data', (chunk: Buffer) => {
-      length += chunk.length;
-      if (length > bytesMax) {
-        request.pause();
-        request.removeAllListeners('data');
-        reject(tooLarge);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
-}
-
-function send(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers?: Record<string, string>,
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  response.end(text);
-}
-
-function sendError(response: ServerResponse, error: unknown): void {
-  if (error instanceof HttpFailure) {
-    send(response, error.status, error.body, error.headers);
-  } else if (isConsistencyLevelUnsupportedError(error)) {
-    send(response, 422, {
+/** The answers for the store's own errors. */
+function answerOf(error: unknown): HttpFailure | undefined {
+  if (isConsistencyLevelUnsupportedError(error)) {
+    return new HttpFailure(422, {
       code: error.code,
       level: error.level,
       mode: error.mode,
       levelsOffered: levelsOffered(error.mode),
       message: error.message,
     });
-  } else if (isInvalidArgumentError(error)) {
-    send(response, 400, { code: error.code, message: error.message });
-  } else if (isLimitExceededError(error)) {
-    send(
-      response,
+  }
+  if (isLimitExceededError(error)) {
+    return new HttpFailure(
       503,
       { code: 'UNAVAILABLE', reason: 'overloaded', message: error.message },
       { 'retry-after': '1' },
     );
-  } else if (isDistkitError(error)) {
-    send(response, 500, { code: error.code, message: error.message });
-  } else {
-    send(response, 500, { code: 'INTERNAL', message: 'Internal error; see the server log.' });
   }
+  return undefined;
 }
 
 /** The answer for a result that is not `ok`. */
@@ -182,45 +125,31 @@ export class StoreHttpApi {
 
   /** Starts listening; resolves once the port is bound. */
   static async listen(node: StoreProcess, options: StoreHttpApiOptions): Promise<StoreHttpApi> {
-    const checked = requireOptions<StoreHttpApiOptions>('StoreHttpApi options', options);
-    const host = requireString('options.host', checked.host ?? '127.0.0.1');
-    const port = requireInteger('options.port', checked.port, { min: 0, max: 65_535 });
-    const bodyBytesMax = requireInteger('options.bodyBytesMax', checked.bodyBytesMax ?? 65_536, {
-      min: 1,
-    });
+    const { host, port, bodyBytesMax } = checkListenOptions(
+      'StoreHttpApi options',
+      options,
+      65_536,
+    );
     const server = createServer();
     const api = new StoreHttpApi(node, server, bodyBytesMax);
-    server.on('request', (request, response) => api.#handle(request, response));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await serveRoutes(
+      server,
+      host,
+      port,
+      (request, response) => api.#route(request, response),
+      answerOf,
+    );
     return api;
   }
 
   /** Where the API listens. */
   get address(): { readonly host: string; readonly port: number } {
-    const info = this.#server.address() as AddressInfo;
-    return { host: info.address, port: info.port };
+    return addressOf(this.#server);
   }
 
   /** Stops accepting connections and closes open ones; resolves when all are closed. */
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
-  }
-
-  #handle(request: IncomingMessage, response: ServerResponse): void {
-    this.#route(request, response).catch((error: unknown) => {
-      if (!response.headersSent) {
-        sendError(response, error);
-      }
-    });
+    return closeServer(this.#server);
   }
 
   #requestOptions(query: URLSearchParams): StoreRequestOptions {
@@ -255,22 +184,10 @@ export class StoreHttpApi {
   }
 
   async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = request.url ?? '/';
-    const queryStart = url.indexOf('?');
-    const path = queryStart < 0 ? url : url.slice(0, queryStart);
-    const query = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1));
+    const { path, query } = pathAndQuery(request);
     const method = request.method ?? 'GET';
     if (path.startsWith(kvPrefix) && path.length > kvPrefix.length) {
-      let key: string;
-      try {
-        key = decodeURIComponent(path.slice(kvPrefix.length));
-      } catch {
-        request.resume();
-        throw new HttpFailure(400, {
-          code: 'INVALID_KEY',
-          message: 'The key is not valid percent-encoding.',
-        });
-      }
+      const key = decodeKey(path.slice(kvPrefix.length), request);
       if (method === 'PUT') {
         const body = await readBody(request, this.#bodyBytesMax);
         const options = this.#requestOptions(query);
@@ -314,11 +231,4 @@ export class StoreHttpApi {
     request.resume();
     throw new HttpFailure(404, { code: 'NOT_FOUND', message: `No route for ${method} ${path}.` });
   }
-}
-
-function methodNotAllowed(method: string, path: string): HttpFailure {
-  return new HttpFailure(405, {
-    code: 'METHOD_NOT_ALLOWED',
-    message: `${method} is not allowed on ${path}.`,
-  });
 }
