@@ -203,6 +203,35 @@ function parseAddress(text: string): PeerAddress {
   return { host: text.slice(0, colon), port: Number(text.slice(colon + 1)) };
 }
 
+/**
+ * The TCP transport of node `id` (of {@link RaftReplica} and of the store's processes):
+ * it listens on `peerTable[id]`, which the caller has checked, and dials every other
+ * entry, with the secret and TLS options when given.
+ */
+export function peerTransport(
+  id: string,
+  peerTable: Readonly<Record<string, PeerAddress>>,
+  options: { readonly secret?: string | Uint8Array; readonly tls?: TransportTlsOptions },
+  scheduler: Scheduler,
+  random: Random,
+): TcpTransport {
+  const peers: Record<string, PeerAddress> = {};
+  for (const [peerId, address] of Object.entries(peerTable)) {
+    if (peerId !== id) {
+      peers[peerId] = address;
+    }
+  }
+  return new TcpTransport({
+    id,
+    listen: peerTable[id] as PeerAddress,
+    peers,
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
+    scheduler,
+    random,
+  });
+}
+
 function formatAddress(address: PeerAddress): string {
   return `${address.host}:${address.port}`;
 }
@@ -357,24 +386,10 @@ export class RaftReplica {
     requireInteger('options.valueBytesMax', checked.valueBytesMax ?? 1024 * 1024, { min: 0 });
     const scheduler = checked.scheduler ?? systemScheduler;
     const random = checked.random ?? systemRandom();
-    const peers: Record<string, PeerAddress> = {};
-    for (const [peerId, address] of Object.entries(peerTable)) {
-      if (peerId !== id) {
-        peers[peerId] = address;
-      }
-    }
     const storage = await DurableRaftStorage.open({ directory: checked.directory });
     let transport: TcpTransport;
     try {
-      transport = new TcpTransport({
-        id,
-        listen: own,
-        peers,
-        ...(checked.secret === undefined ? {} : { secret: checked.secret }),
-        ...(checked.tls === undefined ? {} : { tls: checked.tls }),
-        scheduler,
-        random,
-      });
+      transport = peerTransport(id, peerTable, checked, scheduler, random);
     } catch (error) {
       await storage.close();
       throw error;

@@ -28,7 +28,7 @@ import {
   systemRandom,
   systemScheduler,
 } from '../core/index.js';
-import { type PeerAddress, TcpTransport, type TransportTlsOptions } from '../net/index.js';
+import type { PeerAddress, TcpTransport, TransportTlsOptions } from '../net/index.js';
 import {
   consensus,
   leaderFollower,
@@ -38,6 +38,7 @@ import {
   type ReplicaCoreFactory,
 } from '../replication/index.js';
 import { readSnapshotFile, writeSnapshotFile } from '../storage/index.js';
+import { peerTransport } from './raft-replica.js';
 import {
   type StoreEnvelope,
   type StoreMessage,
@@ -403,21 +404,7 @@ export class StoreProcess {
       tickMs,
       ...(previous === undefined ? {} : { durableState: previous.state as StoreNodeDurableState }),
     });
-    const peers: Record<string, PeerAddress> = {};
-    for (const [peerId, address] of Object.entries(peerTable)) {
-      if (peerId !== id) {
-        peers[peerId] = address;
-      }
-    }
-    const transport = new TcpTransport({
-      id,
-      listen: own,
-      peers,
-      ...(checked.secret === undefined ? {} : { secret: checked.secret }),
-      ...(checked.tls === undefined ? {} : { tls: checked.tls }),
-      scheduler,
-      random,
-    });
+    const transport = peerTransport(id, peerTable, checked, scheduler, random);
     const node = new StoreProcess(header, layout, core, transport, {
       scheduler,
       random,
