@@ -5,13 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runStoreCommand } from '../../src/cli/index.js';
-import { temporaryFolder } from '../store/support.js';
+import { consecutiveFreePorts, temporaryFolder } from '../store/support.js';
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -23,32 +22,6 @@ async function capture(args: string[]): Promise<{ code: number; out: string; err
     writeErrorLine: (line) => err.push(line),
   });
   return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-/** `count` consecutive ports from a random start, free on 127.0.0.1 a moment ago. */
-async function consecutiveFreePorts(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const servers: ReturnType<typeof createServer>[] = [];
-    let free = true;
-    for (let offset = 0; offset < count && free; offset += 1) {
-      const server = createServer();
-      free = await new Promise<boolean>((resolveListen) => {
-        server.once('error', () => resolveListen(false));
-        server.listen(base + offset, '127.0.0.1', () => resolveListen(true));
-      });
-      servers.push(server);
-    }
-    await Promise.all(
-      servers.map(
-        (server) => new Promise<void>((resolveClose) => server.close(() => resolveClose())),
-      ),
-    );
-    if (free) {
-      return base;
-    }
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
 }
 
 describe('distkit store', () => {

@@ -184,3 +184,30 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** `count` consecutive ports, from `from` or a random start, free on 127.0.0.1 a moment ago. */
+export async function consecutiveFreePorts(count: number, from?: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const base =
+      from !== undefined && attempt === 0 ? from : 20_000 + Math.floor(Math.random() * 40_000);
+    const servers: ReturnType<typeof createServer>[] = [];
+    let free = true;
+    for (let offset = 0; offset < count && free; offset += 1) {
+      const server = createServer();
+      free = await new Promise<boolean>((resolveListen) => {
+        server.once('error', () => resolveListen(false));
+        server.listen(base + offset, '127.0.0.1', () => resolveListen(true));
+      });
+      servers.push(server);
+    }
+    await Promise.all(
+      servers.map(
+        (server) => new Promise<void>((resolveClose) => server.close(() => resolveClose())),
+      ),
+    );
+    if (free) {
+      return base;
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
