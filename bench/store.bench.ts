@@ -1,0 +1,685 @@
+/**
+ * The partitioned store as processes: write throughput and latency of a 3-node
+ * `distkit store cluster` on loopback, per replication mode, at 1, 64 and 256 concurrent
+ * clients.
+ *
+ * For each mode the bench starts `node dist/cli/bin.js store cluster --nodes 3 --mode MODE`
+ * in a fresh temporary folder on free loopback ports, waits for `cluster-ready`, then runs
+ * N clients, each doing sequential keep-alive HTTP `PUT /v1/kv/{key}` of 256-byte values
+ * to keys of its own at the mode's default (strongest) level, client i talking to node
+ * i mod 3. It records writes/s, p50, p99 and errors, and the CPU of the cluster's
+ * processes. Beside it, it prints the etcd figures of `bench/results/raft.json` (read
+ * from that file, not measured here) and the wall time of one `distkit lab --quick` run.
+ *
+ * Settings (environment variables):
+ * - `STORE_BENCH_MODES` (`consensus,leader-follower-sync,leader-follower-async,leaderless`);
+ * - `STORE_BENCH_CONCURRENCY` (`1,64,256`);
+ * - `STORE_BENCH_WARMUP_MS` (1,000) and `STORE_BENCH_DURATION_MS` (3,000) per window;
+ * - `STORE_BENCH_LAB` (`1`): `0` skips timing the lab.
+ *
+ * Every process it starts is stopped (SIGTERM, then SIGKILL after a bounded wait) on
+ * success, error and Ctrl-C, and its temporary folders are removed.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CaseResult, type ComparisonResult, runBenchmarks } from './harness.js';
+
+// ---- settings -------------------------------------------------------------------------------
+
+function environmentText(name: string): string | undefined {
+  return process.env[name];
+}
+
+function integerFromEnvironment(name: string, fallback: number, min: number, max: number) {
+  const text = environmentText(name);
+  if (text === undefined || text === '') {
+    return fallback;
+  }
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}; got ${text}`);
+  }
+  return value;
+}
+
+const modes = (
+  environmentText('STORE_BENCH_MODES') ??
+  'consensus,leader-follower-sync,leader-follower-async,leaderless'
+)
+  .split(',')
+  .map((mode) => mode.trim())
+  .filter((mode) => mode !== '');
+const concurrencies = (environmentText('STORE_BENCH_CONCURRENCY') ?? '1,64,256')
+  .split(',')
+  .map((text) => Number(text.trim()));
+if (concurrencies.some((value) => !Number.isInteger(value) || value < 1 || value > 4_096)) {
+  throw new Error('STORE_BENCH_CONCURRENCY must list integers from 1 to 4096');
+}
+const warmupMs = integerFromEnvironment('STORE_BENCH_WARMUP_MS', 1_000, 0, 60_000);
+const durationMs = integerFromEnvironment('STORE_BENCH_DURATION_MS', 3_000, 100, 600_000);
+const timeLab = environmentText('STORE_BENCH_LAB') !== '0';
+
+const nodeCount = 3;
+const valueBytes = 256;
+const valueText = 'v'.repeat(valueBytes);
+const requestTimeoutMs = 10_000;
+const host = '127.0.0.1';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cliPath = join(root, 'dist', 'cli', 'bin.js');
+const resultsPath = new URL('./results/store.json', import.meta.url);
+const raftResultsPath = new URL('./results/raft.json', import.meta.url);
+
+// ---- processes ------------------------------------------------------------------------------
+
+const started = new Set<ChildProcess>();
+const temporaryFolders = new Set<string>();
+
+function alive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (!alive(child)) {
+    return Promise.resolve(true);
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      resolve(false);
+    }, timeoutMs);
+    const onExit = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    child.once('exit', onExit);
+  });
+}
+
+function readStat(pid: number): { groupId: number; cpuTicks: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { groupId: Number(fields[2]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
+}
+
+/** Pids of every process in the process group `groupId` (a detached child's own group). */
+function groupMembers(groupId: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (/^\d+$/.test(name) && readStat(Number(name))?.groupId === groupId) {
+      pids.push(Number(name));
+    }
+  }
+  return pids;
+}
+
+/** CPU ticks (user + system) of every process now in the group. */
+function groupCpuTicks(groupId: number): number {
+  let ticks = 0;
+  for (const pid of groupMembers(groupId)) {
+    ticks += readStat(pid)?.cpuTicks ?? 0;
+  }
+  return ticks;
+}
+
+function killGroup(groupId: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-groupId, signal);
+  } catch {
+    // No process left in the group.
+  }
+}
+
+/**
+ * Stops a detached child and its process group: SIGTERM, then SIGKILL to the group for
+ * whatever is left after `graceMs`. Returns how many processes needed SIGKILL.
+ */
+async function stopProcess(child: ChildProcess, graceMs: number): Promise<number> {
+  const groupId = child.pid;
+  if (groupId === undefined) {
+    started.delete(child);
+    return 0;
+  }
+  if (alive(child)) {
+    child.kill('SIGTERM');
+  }
+  let killed = 0;
+  if (!(await waitForExit(child, graceMs))) {
+    killed += 1;
+    killGroup(groupId, 'SIGKILL');
+    await waitForExit(child, 2_000);
+  }
+  if (groupMembers(groupId).length > 0) {
+    killGroup(groupId, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (groupMembers(groupId).length > 0 && Date.now() < deadline) {
+      await sleep(50);
+    }
+    killed += groupMembers(groupId).length;
+    killGroup(groupId, 'SIGKILL');
+  }
+  started.delete(child);
+  return killed;
+}
+
+function startProcess(args: readonly string[], errorLines: string[]): ChildProcess {
+  // Detached: a group of its own, so its children are found and killed with it.
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    cwd: root,
+    detached: true,
+    stdio: 'pipe',
+  });
+  started.add(child);
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    errorLines.push(...chunk.split('\n').filter((line) => line !== ''));
+    errorLines.splice(0, Math.max(0, errorLines.length - 40));
+  });
+  child.on('error', (error) => {
+    errorLines.push(`spawn error: ${error.message}`);
+  });
+  return child;
+}
+
+function temporaryFolder(prefix: string): string {
+  const folder = mkdtempSync(join(tmpdir(), prefix));
+  temporaryFolders.add(folder);
+  return folder;
+}
+
+function removeFolder(folder: string): void {
+  rmSync(folder, { recursive: true, force: true });
+  temporaryFolders.delete(folder);
+}
+
+process.on('exit', () => {
+  for (const child of started) {
+    if (child.pid !== undefined) {
+      killGroup(child.pid, 'SIGKILL');
+    }
+  }
+  for (const folder of temporaryFolders) {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping every process the bench started`);
+    void Promise.all([...started].map((child) => stopProcess(child, 3_000))).finally(() =>
+      process.exit(130),
+    );
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => {
+      server.close(() => resolve(true));
+    });
+  });
+}
+
+/** A base port p with p .. p + count - 1 free on loopback, none of them in `avoid`. */
+async function freePortRange(count: number, avoid: readonly number[] = []): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const base = 30_000 + Math.floor(Math.random() * 2_000) * 10;
+    let free = true;
+    for (let port = base; port < base + count && free; port += 1) {
+      free = !avoid.includes(port) && (await portFree(port));
+    }
+    if (free) {
+      return base;
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports found on ${host}`);
+}
+
+// ---- the cluster ----------------------------------------------------------------------------
+
+interface StoreCluster {
+  readonly child: ChildProcess;
+  readonly folder: string;
+  readonly httpPorts: readonly number[];
+  readonly errorLines: string[];
+}
+
+async function startCluster(mode: string): Promise<StoreCluster> {
+  const folder = temporaryFolder(`distkit-bench-store-${mode}-`);
+  const port = await freePortRange(nodeCount);
+  const ports = Array.from({ length: nodeCount }, (_, index) => port + index);
+  const httpPort = await freePortRange(nodeCount, ports);
+  const errorLines: string[] = [];
+  const child = startProcess(
+    [
+      'store',
+      'cluster',
+      '--nodes',
+      String(nodeCount),
+      '--mode',
+      mode,
+      '--data',
+      folder,
+      '--host',
+      host,
+      '--port',
+      String(port),
+      '--http-port',
+      String(httpPort),
+    ],
+    errorLines,
+  );
+  const cluster = { child, folder, httpPorts: [] as number[], errorLines };
+  const ready = new Promise<number[]>((resolve, reject) => {
+    let rest = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          const event = JSON.parse(line) as { event?: string; nodes?: { http: string }[] };
+          if (event.event === 'cluster-ready' && event.nodes !== undefined) {
+            resolve(event.nodes.map((node) => Number(node.http.split(':').pop())));
+          }
+        } catch {
+          // Not a JSON line.
+        }
+      }
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`store cluster exited (${code ?? signal}) before cluster-ready`)),
+    );
+    setTimeout(() => reject(new Error('store cluster not ready within 30 s')), 30_000);
+  });
+  try {
+    cluster.httpPorts = await ready;
+  } catch (error) {
+    await stopCluster(cluster);
+    throw new Error(`${(error as Error).message}:\n${errorLines.slice(-15).join('\n')}`);
+  }
+  return cluster;
+}
+
+async function stopCluster(cluster: StoreCluster): Promise<number> {
+  const killed = await stopProcess(cluster.child, 5_000);
+  removeFolder(cluster.folder);
+  return killed;
+}
+
+// ---- the workload ---------------------------------------------------------------------------
+
+function put(
+  agent: http.Agent,
+  port: number,
+  key: string,
+): Promise<{ ok: true } | { ok: false; code: string }> {
+  return new Promise((resolve) => {
+    const request = http.request(
+      {
+        host,
+        port,
+        agent,
+        method: 'PUT',
+        path: `/v1/kv/${encodeURIComponent(key)}`,
+        headers: { 'content-type': 'text/plain', 'content-length': valueBytes },
+        timeout: requestTimeoutMs,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          if (response.statusCode === 200) {
+            resolve({ ok: true });
+            return;
+          }
+          let code = `HTTP ${response.statusCode}`;
+          try {
+            code += ` ${(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: string }).code}`;
+          } catch {
+            // Not JSON.
+          }
+          resolve({ ok: false, code });
+        });
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', (error) => resolve({ ok: false, code: error.message }));
+    request.end(valueText);
+  });
+}
+
+interface Figures {
+  readonly mode: string;
+  readonly concurrency: number;
+  readonly writesPerSecond: number;
+  readonly writeCount: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly meanMs: number;
+  readonly errorCount: number;
+  readonly errors: Record<string, number>;
+  readonly measuredMs: number;
+  /** The cluster's processes (parent and nodes), in % of one core. */
+  readonly serverCpuPercent: number;
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) {
+    return Number.NaN;
+  }
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] as number;
+}
+
+const clockTicksPerSecond = 100;
+
+async function runWindow(
+  cluster: StoreCluster,
+  mode: string,
+  concurrency: number,
+  round: string,
+): Promise<Figures> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies: number[] = [];
+  const errors: Record<string, number> = {};
+  let measuring = false;
+  let stopping = false;
+  const clients = Array.from({ length: concurrency }, async (_, client) => {
+    const port = cluster.httpPorts[client % cluster.httpPorts.length] as number;
+    let sequence = 0;
+    while (!stopping) {
+      const key = `${round}-c${client}-${sequence}`;
+      sequence += 1;
+      const start = performance.now();
+      const outcome = await put(agent, port, key);
+      const elapsed = performance.now() - start;
+      if (!measuring || stopping) {
+        continue;
+      }
+      if (outcome.ok) {
+        latencies.push(elapsed);
+      } else {
+        errors[outcome.code] = (errors[outcome.code] ?? 0) + 1;
+        await sleep(20);
+      }
+    }
+  });
+  await sleep(warmupMs);
+  const groupId = cluster.child.pid as number;
+  const ticksBefore = groupCpuTicks(groupId);
+  const startMs = performance.now();
+  measuring = true;
+  await sleep(durationMs);
+  stopping = true;
+  const measuredMs = performance.now() - startMs;
+  const ticksAfter = groupCpuTicks(groupId);
+  await Promise.all(clients);
+  agent.destroy();
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const errorCount = Object.values(errors).reduce((sum, count) => sum + count, 0);
+  return {
+    mode,
+    concurrency,
+    writesPerSecond: (latencies.length * 1_000) / measuredMs,
+    writeCount: latencies.length,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    maxMs: sorted.at(-1) ?? Number.NaN,
+    meanMs: sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length),
+    errorCount,
+    errors,
+    measuredMs,
+    serverCpuPercent: (((ticksAfter - ticksBefore) / clockTicksPerSecond) * 100_000) / measuredMs,
+  };
+}
+
+// ---- the lab --------------------------------------------------------------------------------
+
+async function timeLabRun(): Promise<{ seconds: number; exitCode: number | null } | string> {
+  const folder = temporaryFolder('distkit-bench-lab-');
+  const errorLines: string[] = [];
+  const start = performance.now();
+  const child = startProcess(['lab', '--quick', '--out', folder], errorLines);
+  child.stdout?.resume();
+  const finished = await waitForExit(child, 300_000);
+  const seconds = (performance.now() - start) / 1_000;
+  if (!finished) {
+    await stopProcess(child, 3_000);
+    removeFolder(folder);
+    return 'lab --quick did not finish within 300 s';
+  }
+  started.delete(child);
+  removeFolder(folder);
+  return { seconds, exitCode: child.exitCode };
+}
+
+// ---- etcd figures from raft.json ------------------------------------------------------------
+
+interface EtcdFigures {
+  readonly writesPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+function readEtcd(): { date: string; label: string; byConcurrency: Map<number, EtcdFigures> } {
+  const byConcurrency = new Map<number, EtcdFigures>();
+  try {
+    const raft = JSON.parse(readFileSync(raftResultsPath, 'utf8')) as {
+      date: string;
+      comparisons: {
+        title: string;
+        cases: { name: string; opsPerSecond: number; latencyMs?: { p50: number; p99: number } }[];
+      }[];
+      clusterWorkload?: { etcd?: string };
+    };
+    for (const comparison of raft.comparisons) {
+      const match = /^3-node cluster on loopback: (\d+) concurrent client/.exec(comparison.title);
+      const etcd = comparison.cases.find((entry) => entry.name.startsWith('etcd'));
+      if (match !== null && etcd?.latencyMs !== undefined) {
+        byConcurrency.set(Number(match[1]), {
+          writesPerSecond: etcd.opsPerSecond,
+          p50Ms: etcd.latencyMs.p50,
+          p99Ms: etcd.latencyMs.p99,
+        });
+      }
+    }
+    return { date: raft.date, label: raft.clusterWorkload?.etcd ?? 'etcd', byConcurrency };
+  } catch {
+    return { date: 'n/a', label: 'etcd', byConcurrency };
+  }
+}
+
+// ---- output ---------------------------------------------------------------------------------
+
+function significant(value: number): number {
+  return Number.isFinite(value) ? Number(value.toPrecision(4)) : value;
+}
+
+function formatMs(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(value < 10 ? 2 : 1) : 'n/a';
+}
+
+function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, column) => cell.padStart(widths[column] as number)).join('  ');
+  console.log(line(header));
+  for (const row of rows) {
+    console.log(line(row));
+  }
+}
+
+function caseResult(figures: Figures): CaseResult & Record<string, unknown> {
+  const meanNs = 1e9 / figures.writesPerSecond;
+  return {
+    name: `distkit store cluster --mode ${figures.mode} (3 processes, HTTP)`,
+    role: 'distkit',
+    opsPerSecond: significant(figures.writesPerSecond),
+    meanNsPerOp: significant(meanNs),
+    medianNsPerOp: significant(meanNs),
+    meanNsPerUnit: significant(meanNs),
+    roundMeansNsPerOp: [significant(meanNs)],
+    sampleCount: 1,
+    iterationCount: figures.writeCount,
+    latencyMs: {
+      p50: significant(figures.p50Ms),
+      p99: significant(figures.p99Ms),
+      max: significant(figures.maxMs),
+      mean: significant(figures.meanMs),
+    },
+    measuredMs: significant(figures.measuredMs),
+    errorCount: figures.errorCount,
+    errors: figures.errors,
+    cpuPercentOfOneCore: { servers: significant(figures.serverCpuPercent) },
+  };
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+const startDate = new Date().toISOString();
+const notes: string[] = [];
+const results: Figures[] = [];
+const etcd = readEtcd();
+console.log(
+  `distkit store cluster, ${nodeCount} nodes on loopback, modes ${modes.join(', ')}; ` +
+    `${warmupMs} ms warm-up + ${durationMs} ms measured per mode and concurrency.`,
+);
+
+try {
+  for (const mode of modes) {
+    let cluster: StoreCluster;
+    try {
+      cluster = await startCluster(mode);
+    } catch (error) {
+      const note = `${mode}: ${(error as Error).message}`;
+      notes.push(note);
+      console.log(`note: ${note}`);
+      continue;
+    }
+    try {
+      for (const concurrency of concurrencies) {
+        const figures = await runWindow(cluster, mode, concurrency, `${mode}-${concurrency}`);
+        results.push(figures);
+        console.log(
+          `  ${mode} x${concurrency}: ${figures.writesPerSecond.toFixed(0)} writes/s, ` +
+            `p50 ${formatMs(figures.p50Ms)} ms, p99 ${formatMs(figures.p99Ms)} ms, ` +
+            `${figures.errorCount} errors, cluster CPU ${figures.serverCpuPercent.toFixed(0)}% of one core`,
+        );
+      }
+    } finally {
+      const killed = await stopCluster(cluster);
+      if (killed > 0) {
+        notes.push(`${mode}: ${killed} process(es) needed SIGKILL`);
+      }
+    }
+  }
+} finally {
+  for (const child of [...started]) {
+    await stopProcess(child, 5_000);
+  }
+}
+
+let lab: { seconds: number; exitCode: number | null } | string | undefined;
+if (timeLab) {
+  console.log('\nTiming one `node dist/cli/bin.js lab --quick` run ...');
+  lab = await timeLabRun();
+  if (typeof lab === 'string') {
+    notes.push(lab);
+  }
+}
+
+console.log(
+  `\nSummary (etcd figures read from bench/results/raft.json, ${etcd.label}, measured ${etcd.date}; not re-measured here)`,
+);
+printTable(
+  [
+    'mode',
+    'clients',
+    'writes/s',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'cluster CPU %',
+    'etcd writes/s',
+    'etcd p50',
+    'etcd p99',
+  ],
+  results.map((figures) => {
+    const peer = etcd.byConcurrency.get(figures.concurrency);
+    return [
+      figures.mode,
+      String(figures.concurrency),
+      figures.writesPerSecond.toFixed(0),
+      formatMs(figures.p50Ms),
+      formatMs(figures.p99Ms),
+      String(figures.errorCount),
+      figures.serverCpuPercent.toFixed(0),
+      peer === undefined ? 'n/a' : peer.writesPerSecond.toFixed(0),
+      peer === undefined ? 'n/a' : formatMs(peer.p50Ms),
+      peer === undefined ? 'n/a' : formatMs(peer.p99Ms),
+    ];
+  }),
+);
+if (lab !== undefined) {
+  console.log(
+    typeof lab === 'string'
+      ? `lab --quick: ${lab}`
+      : `lab --quick: ${lab.seconds.toFixed(1)} s wall time (exit code ${lab.exitCode})`,
+  );
+}
+for (const note of notes) {
+  console.log(`note: ${note}`);
+}
+
+// The harness records the environment; the cluster comparisons are added to its report.
+const base = await runBenchmarks({ module: 'store', comparisons: [] });
+const comparisons: ComparisonResult[] = results.map((figures) => ({
+  title: `3-node store cluster on loopback, --mode ${figures.mode}: ${figures.concurrency} concurrent client(s), sequential puts of 256-byte values to distinct keys at the default level`,
+  unit: { name: 'write', countPerIteration: 1 },
+  cases: [caseResult(figures)],
+  ratios: [],
+}));
+const report = {
+  ...base,
+  // The harness's run started after the clusters were measured: date the whole run.
+  date: startDate,
+  comparisons,
+  clusterWorkload: {
+    nodeCount,
+    valueBytes,
+    warmupMs,
+    measuredMs: durationMs,
+    concurrencies,
+    modes,
+    etcdFromRaftResults: {
+      source: 'bench/results/raft.json',
+      date: etcd.date,
+      etcd: etcd.label,
+      byConcurrency: Object.fromEntries(etcd.byConcurrency),
+    },
+    labQuickSeconds: typeof lab === 'object' ? significant(lab.seconds) : null,
+    notes,
+  },
+};
+writeFileSync(resultsPath, `${JSON.stringify(report, null, 2)}\n`);
+console.log('\nwrote bench/results/store.json');
