@@ -30,10 +30,9 @@
  */
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noop } from 'cockatiel';
@@ -47,6 +46,23 @@ import {
 } from 'distkit/raft';
 import { Etcd3 } from 'etcd3';
 import {
+  alive,
+  environmentText,
+  freePortRange,
+  groupMembers,
+  integerFromEnvironment,
+  killGroup,
+  percentile,
+  readStat,
+  removeFolder,
+  significant,
+  sleep,
+  started,
+  stopProcess,
+  temporaryFolder,
+  temporaryFolders,
+} from './cluster-processes.js';
+import {
   type BenchReport,
   type CaseResult,
   type Comparison,
@@ -55,22 +71,6 @@ import {
 } from './harness.js';
 
 // ---- settings ---------------------------------------------------------------------------
-
-function environmentText(name: string): string | undefined {
-  return process.env[name];
-}
-
-function integerFromEnvironment(name: string, fallback: number, min: number, max: number) {
-  const text = environmentText(name);
-  if (text === undefined || text.trim() === '') {
-    return fallback;
-  }
-  const value = Number(text);
-  if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}]; got '${text}'.`);
-  }
-  return value;
-}
 
 const durationMs = integerFromEnvironment('RAFT_BENCH_DURATION_MS', 5_000, 100, 600_000);
 const warmupMs = integerFromEnvironment('RAFT_BENCH_WARMUP_MS', 1_000, 0, 60_000);
@@ -264,8 +264,6 @@ for (const batch of coreBatchSizes) {
 const clockTicksPerSecond = Number(
   spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim() || 100,
 );
-const started = new Set<ChildProcess>();
-const temporaryFolders = new Set<string>();
 
 /** The last lines a process wrote, to show when it fails. */
 function keepTail(stream: NodeJS.ReadableStream | null, lines: string[], lineCountMax = 40) {
@@ -281,101 +279,6 @@ function keepTail(stream: NodeJS.ReadableStream | null, lines: string[], lineCou
       }
     }
   });
-}
-
-function alive(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (!alive(child)) {
-    return Promise.resolve(true);
-  }
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
-/** Pids of every process in the process group `groupId` (a detached child's own group). */
-function groupMembers(groupId: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) {
-      continue;
-    }
-    const stat = readStat(Number(name));
-    if (stat !== undefined && stat.groupId === groupId) {
-      pids.push(Number(name));
-    }
-  }
-  return pids;
-}
-
-function readStat(pid: number): { groupId: number; cpuTicks: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // Fields after the command name (which may hold spaces) start with the state.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return {
-    groupId: Number(fields[2]),
-    cpuTicks: Number(fields[11]) + Number(fields[12]),
-  };
-}
-
-function killGroup(groupId: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-groupId, signal);
-  } catch {
-    // No process left in the group.
-  }
-}
-
-/**
- * Stops a detached child and everything in its process group: `SIGTERM` to the child,
- * then `SIGKILL` to the group for whatever is still there after `graceMs`. Returns how
- * many processes had to be killed.
- */
-async function stopProcess(child: ChildProcess, graceMs: number): Promise<number> {
-  const groupId = child.pid;
-  if (groupId === undefined) {
-    return 0;
-  }
-  if (alive(child)) {
-    child.kill('SIGTERM');
-  }
-  let killed = 0;
-  if (!(await waitForExit(child, graceMs))) {
-    killed += 1;
-    killGroup(groupId, 'SIGKILL');
-    await waitForExit(child, 2_000);
-  }
-  // The children of a cluster process are in its group; any left behind after the
-  // parent exits are stragglers.
-  const leftovers = groupMembers(groupId);
-  if (leftovers.length > 0) {
-    killGroup(groupId, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (groupMembers(groupId).length > 0 && Date.now() < deadline) {
-      await sleep(50);
-    }
-    const stubborn = groupMembers(groupId);
-    killed += stubborn.length;
-    killGroup(groupId, 'SIGKILL');
-  }
-  started.delete(child);
-  return killed;
 }
 
 function startProcess(command: string, args: readonly string[], outputLines: string[]) {
@@ -408,48 +311,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.exit(130),
     );
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    setTimeout(resolve, ms);
-  });
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => {
-      server.close(() => resolve(true));
-    });
-  });
-}
-
-/** A base port p with p .. p + count - 1 all free on the loopback address. */
-async function freePortRange(count: number, avoid: readonly number[] = []): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    const base = 20_000 + Math.floor(Math.random() * 2_000) * 10;
-    let free = true;
-    for (let port = base; port < base + count && free; port += 1) {
-      free = !avoid.includes(port) && (await portFree(port));
-    }
-    if (free) {
-      return base;
-    }
-  }
-  throw new Error(`no ${count} consecutive free ports found on ${host}`);
-}
-
-function temporaryFolder(prefix: string): string {
-  const folder = mkdtempSync(join(tmpdir(), prefix));
-  temporaryFolders.add(folder);
-  return folder;
-}
-
-function removeFolder(folder: string): void {
-  rmSync(folder, { recursive: true, force: true });
-  temporaryFolders.delete(folder);
 }
 
 // ---- the workload -------------------------------------------------------------------------
@@ -1046,18 +907,6 @@ async function distkitLeader(nodes: readonly DistkitNode[]): Promise<DistkitNode
 }
 
 // ---- figures and tables --------------------------------------------------------------------
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) {
-    return Number.NaN;
-  }
-  const rank = Math.ceil(fraction * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))] as number;
-}
-
-function significant(value: number): number {
-  return Number.isFinite(value) && value !== 0 ? Number(value.toPrecision(4)) : value;
-}
 
 interface SystemFigures {
   readonly system: 'distkit' | 'etcd';

@@ -22,31 +22,30 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  environmentText,
+  freePortRange,
+  groupMembers,
+  integerFromEnvironment,
+  killGroup,
+  percentile,
+  readStat,
+  removeFolder,
+  significant,
+  sleep,
+  started,
+  stopProcess,
+  temporaryFolder,
+  temporaryFolders,
+  waitForExit,
+} from './cluster-processes.js';
 import { type CaseResult, type ComparisonResult, runBenchmarks } from './harness.js';
 
 // ---- settings -------------------------------------------------------------------------------
-
-function environmentText(name: string): string | undefined {
-  return process.env[name];
-}
-
-function integerFromEnvironment(name: string, fallback: number, min: number, max: number) {
-  const text = environmentText(name);
-  if (text === undefined || text === '') {
-    return fallback;
-  }
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}; got ${text}`);
-  }
-  return value;
-}
 
 const modes = (
   environmentText('STORE_BENCH_MODES') ??
@@ -77,58 +76,6 @@ const raftResultsPath = new URL('./results/raft.json', import.meta.url);
 
 // ---- processes ------------------------------------------------------------------------------
 
-const started = new Set<ChildProcess>();
-const temporaryFolders = new Set<string>();
-
-function alive(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    setTimeout(resolve, ms);
-  });
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (!alive(child)) {
-    return Promise.resolve(true);
-  }
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, timeoutMs);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
-function readStat(pid: number): { groupId: number; cpuTicks: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { groupId: Number(fields[2]), cpuTicks: Number(fields[11]) + Number(fields[12]) };
-}
-
-/** Pids of every process in the process group `groupId` (a detached child's own group). */
-function groupMembers(groupId: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (/^\d+$/.test(name) && readStat(Number(name))?.groupId === groupId) {
-      pids.push(Number(name));
-    }
-  }
-  return pids;
-}
-
 /** CPU ticks (user + system) of every process now in the group. */
 function groupCpuTicks(groupId: number): number {
   let ticks = 0;
@@ -136,46 +83,6 @@ function groupCpuTicks(groupId: number): number {
     ticks += readStat(pid)?.cpuTicks ?? 0;
   }
   return ticks;
-}
-
-function killGroup(groupId: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-groupId, signal);
-  } catch {
-    // No process left in the group.
-  }
-}
-
-/**
- * Stops a detached child and its process group: SIGTERM, then SIGKILL to the group for
- * whatever is left after `graceMs`. Returns how many processes needed SIGKILL.
- */
-async function stopProcess(child: ChildProcess, graceMs: number): Promise<number> {
-  const groupId = child.pid;
-  if (groupId === undefined) {
-    started.delete(child);
-    return 0;
-  }
-  if (alive(child)) {
-    child.kill('SIGTERM');
-  }
-  let killed = 0;
-  if (!(await waitForExit(child, graceMs))) {
-    killed += 1;
-    killGroup(groupId, 'SIGKILL');
-    await waitForExit(child, 2_000);
-  }
-  if (groupMembers(groupId).length > 0) {
-    killGroup(groupId, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (groupMembers(groupId).length > 0 && Date.now() < deadline) {
-      await sleep(50);
-    }
-    killed += groupMembers(groupId).length;
-    killGroup(groupId, 'SIGKILL');
-  }
-  started.delete(child);
-  return killed;
 }
 
 function startProcess(args: readonly string[], errorLines: string[]): ChildProcess {
@@ -197,17 +104,6 @@ function startProcess(args: readonly string[], errorLines: string[]): ChildProce
   return child;
 }
 
-function temporaryFolder(prefix: string): string {
-  const folder = mkdtempSync(join(tmpdir(), prefix));
-  temporaryFolders.add(folder);
-  return folder;
-}
-
-function removeFolder(folder: string): void {
-  rmSync(folder, { recursive: true, force: true });
-  temporaryFolders.delete(folder);
-}
-
 process.on('exit', () => {
   for (const child of started) {
     if (child.pid !== undefined) {
@@ -227,31 +123,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => {
-      server.close(() => resolve(true));
-    });
-  });
-}
-
-/** A base port p with p .. p + count - 1 free on loopback, none of them in `avoid`. */
-async function freePortRange(count: number, avoid: readonly number[] = []): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    const base = 30_000 + Math.floor(Math.random() * 2_000) * 10;
-    let free = true;
-    for (let port = base; port < base + count && free; port += 1) {
-      free = !avoid.includes(port) && (await portFree(port));
-    }
-    if (free) {
-      return base;
-    }
-  }
-  throw new Error(`no ${count} consecutive free ports found on ${host}`);
-}
-
 // ---- the cluster ----------------------------------------------------------------------------
 
 interface StoreCluster {
@@ -263,9 +134,9 @@ interface StoreCluster {
 
 async function startCluster(mode: string): Promise<StoreCluster> {
   const folder = temporaryFolder(`distkit-bench-store-${mode}-`);
-  const port = await freePortRange(nodeCount);
+  const port = await freePortRange(nodeCount, [], 30_000);
   const ports = Array.from({ length: nodeCount }, (_, index) => port + index);
-  const httpPort = await freePortRange(nodeCount, ports);
+  const httpPort = await freePortRange(nodeCount, ports, 30_000);
   const errorLines: string[] = [];
   const child = startProcess(
     [
@@ -380,13 +251,6 @@ interface Figures {
   readonly measuredMs: number;
   /** The cluster's processes (parent and nodes), in % of one core. */
   readonly serverCpuPercent: number;
-}
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) {
-    return Number.NaN;
-  }
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] as number;
 }
 
 const clockTicksPerSecond = 100;
@@ -508,10 +372,6 @@ function readEtcd(): { date: string; label: string; byConcurrency: Map<number, E
 }
 
 // ---- output ---------------------------------------------------------------------------------
-
-function significant(value: number): number {
-  return Number.isFinite(value) ? Number(value.toPrecision(4)) : value;
-}
 
 function formatMs(value: number): string {
   return Number.isFinite(value) ? value.toFixed(value < 10 ? 2 : 1) : 'n/a';
