@@ -60,6 +60,15 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     ],
   },
   {
+    name: 'cache',
+    layer: 1,
+    summary:
+      'A bounded in-process cache: LRU, LFU, SLRU, ARC and W-TinyLFU eviction, TTLs, invalidation',
+    capabilities: [
+      'Cache: a bound by entry count or by weight, typed errors for bad sizes, weights, TTLs and undefined values',
+    ],
+  },
+  {
     name: 'check',
     layer: 1,
     summary: 'Consistency checkers for recorded histories',
