@@ -8,4 +8,11 @@
  * @packageDocumentation
  */
 
+export {
+  BloomFilter,
+  type BloomFilterKey,
+  type BloomFilterOptions,
+  bloomFilterSize,
+  isBloomFilterKey,
+} from './bloom-filter.js';
 export { EntryTooHeavyError, isEntryTooHeavyError } from './errors.js';
