@@ -188,6 +188,31 @@ export function simulateLru(keys: Int32Array, capacity: number): number {
   return hits;
 }
 
+/** The part of a cache the trace replay uses: distkit's `Cache` and lru-cache both fit. */
+export interface TraceCache {
+  /** The value cached for `key`, or `undefined` on a miss; counts as a use. */
+  get(key: number): unknown;
+  /** Stores `value` for `key`, evicting if the cache is full. */
+  set(key: number, value: number): unknown;
+}
+
+/**
+ * Replays `keys` against `cache` as a demand cache (get; on a miss, set) and returns the
+ * number of hits.
+ */
+export function simulateCache(keys: Int32Array, cache: TraceCache): number {
+  let hits = 0;
+  for (let index = 0; index < keys.length; index += 1) {
+    const key = keys[index] as number;
+    if (cache.get(key) === undefined) {
+      cache.set(key, key);
+    } else {
+      hits += 1;
+    }
+  }
+  return hits;
+}
+
 /**
  * For every access, the index of the next access to the same key, or `keys.length` when
  * there is none.
