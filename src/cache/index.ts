@@ -16,3 +16,9 @@ export {
   isBloomFilterKey,
 } from './bloom-filter.js';
 export { EntryTooHeavyError, isEntryTooHeavyError } from './errors.js';
+export {
+  SingleFlight,
+  type SingleFlightCallOptions,
+  type SingleFlightLoad,
+  type SingleFlightOptions,
+} from './single-flight.js';
