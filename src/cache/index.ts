@@ -22,3 +22,4 @@ export {
   type SingleFlightLoad,
   type SingleFlightOptions,
 } from './single-flight.js';
+export { XFetch, type XFetchOptions, xfetchProbability } from './xfetch.js';
