@@ -14,7 +14,11 @@
  * Settings (environment variables):
  * - `STORE_BENCH_MODES` (`consensus,leader-follower-sync,leader-follower-async,leaderless`);
  * - `STORE_BENCH_CONCURRENCY` (`1,64,256`);
- * - `STORE_BENCH_WARMUP_MS` (1,000) and `STORE_BENCH_DURATION_MS` (3,000) per window;
+ * - `STORE_BENCH_WARMUP_MS` (1,000) before the first round of each case, and
+ *   `STORE_BENCH_DURATION_MS` (3,000) per round;
+ * - `STORE_BENCH_ROUNDS` (3): measured rounds per case, back to back on the same cluster;
+ *   a case reports the median round's writes/s with the slowest and fastest beside it,
+ *   and p50/p99 over the latencies of every round;
  * - `STORE_BENCH_LAB` (`1`): `0` skips timing the lab.
  *
  * Every process it starts is stopped (SIGTERM, then SIGKILL after a bounded wait) on
@@ -62,6 +66,7 @@ if (concurrencies.some((value) => !Number.isInteger(value) || value < 1 || value
 }
 const warmupMs = integerFromEnvironment('STORE_BENCH_WARMUP_MS', 1_000, 0, 60_000);
 const durationMs = integerFromEnvironment('STORE_BENCH_DURATION_MS', 3_000, 100, 600_000);
+const roundCount = integerFromEnvironment('STORE_BENCH_ROUNDS', 3, 1, 100);
 const timeLab = environmentText('STORE_BENCH_LAB') !== '0';
 
 const nodeCount = 3;
@@ -240,7 +245,10 @@ function put(
 interface Figures {
   readonly mode: string;
   readonly concurrency: number;
+  /** The median round's writes per second. */
   readonly writesPerSecond: number;
+  /** Each round's writes per second, in the order measured. */
+  readonly roundWritesPerSecond: readonly number[];
   readonly writeCount: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -255,22 +263,23 @@ interface Figures {
 
 const clockTicksPerSecond = 100;
 
-async function runWindow(
+async function runCase(
   cluster: StoreCluster,
   mode: string,
   concurrency: number,
-  round: string,
+  keyPrefix: string,
 ): Promise<Figures> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   let measuring = false;
   let stopping = false;
+  let roundWrites = 0;
   const clients = Array.from({ length: concurrency }, async (_, client) => {
     const port = cluster.httpPorts[client % cluster.httpPorts.length] as number;
     let sequence = 0;
     while (!stopping) {
-      const key = `${round}-c${client}-${sequence}`;
+      const key = `${keyPrefix}-c${client}-${sequence}`;
       sequence += 1;
       const start = performance.now();
       const outcome = await put(agent, port, key);
@@ -280,6 +289,7 @@ async function runWindow(
       }
       if (outcome.ok) {
         latencies.push(elapsed);
+        roundWrites += 1;
       } else {
         errors[outcome.code] = (errors[outcome.code] ?? 0) + 1;
         await sleep(20);
@@ -291,7 +301,14 @@ async function runWindow(
   const ticksBefore = groupCpuTicks(groupId);
   const startMs = performance.now();
   measuring = true;
-  await sleep(durationMs);
+  // The clients keep going between rounds; a round counts the writes that finish in it.
+  const roundWritesPerSecond: number[] = [];
+  for (let round = 0; round < roundCount; round += 1) {
+    roundWrites = 0;
+    const roundStartMs = performance.now();
+    await sleep(durationMs);
+    roundWritesPerSecond.push((roundWrites * 1_000) / (performance.now() - roundStartMs));
+  }
   stopping = true;
   const measuredMs = performance.now() - startMs;
   const ticksAfter = groupCpuTicks(groupId);
@@ -302,7 +319,11 @@ async function runWindow(
   return {
     mode,
     concurrency,
-    writesPerSecond: (latencies.length * 1_000) / measuredMs,
+    writesPerSecond: percentile(
+      [...roundWritesPerSecond].sort((a, b) => a - b),
+      0.5,
+    ),
+    roundWritesPerSecond,
     writeCount: latencies.length,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
@@ -398,8 +419,9 @@ function caseResult(figures: Figures): CaseResult & Record<string, unknown> {
     meanNsPerOp: significant(meanNs),
     medianNsPerOp: significant(meanNs),
     meanNsPerUnit: significant(meanNs),
-    roundMeansNsPerOp: [significant(meanNs)],
-    sampleCount: 1,
+    roundMeansNsPerOp: figures.roundWritesPerSecond.map((value) => significant(1e9 / value)),
+    roundWritesPerSecond: figures.roundWritesPerSecond.map((value) => significant(value)),
+    sampleCount: figures.roundWritesPerSecond.length,
     iterationCount: figures.writeCount,
     latencyMs: {
       p50: significant(figures.p50Ms),
@@ -422,7 +444,7 @@ const results: Figures[] = [];
 const etcd = readEtcd();
 console.log(
   `distkit store cluster, ${nodeCount} nodes on loopback, modes ${modes.join(', ')}; ` +
-    `${warmupMs} ms warm-up + ${durationMs} ms measured per mode and concurrency.`,
+    `${warmupMs} ms warm-up, then ${roundCount} round(s) of ${durationMs} ms per mode and concurrency.`,
 );
 
 try {
@@ -438,10 +460,11 @@ try {
     }
     try {
       for (const concurrency of concurrencies) {
-        const figures = await runWindow(cluster, mode, concurrency, `${mode}-${concurrency}`);
+        const figures = await runCase(cluster, mode, concurrency, `${mode}-${concurrency}`);
         results.push(figures);
         console.log(
-          `  ${mode} x${concurrency}: ${figures.writesPerSecond.toFixed(0)} writes/s, ` +
+          `  ${mode} x${concurrency}: ${figures.writesPerSecond.toFixed(0)} writes/s ` +
+            `(rounds ${figures.roundWritesPerSecond.map((value) => value.toFixed(0)).join(', ')}), ` +
             `p50 ${formatMs(figures.p50Ms)} ms, p99 ${formatMs(figures.p99Ms)} ms, ` +
             `${figures.errorCount} errors, cluster CPU ${figures.serverCpuPercent.toFixed(0)}% of one core`,
         );
@@ -476,6 +499,7 @@ printTable(
     'mode',
     'clients',
     'writes/s',
+    'slowest-fastest round',
     'p50 ms',
     'p99 ms',
     'errors',
@@ -490,6 +514,7 @@ printTable(
       figures.mode,
       String(figures.concurrency),
       figures.writesPerSecond.toFixed(0),
+      `${Math.min(...figures.roundWritesPerSecond).toFixed(0)}-${Math.max(...figures.roundWritesPerSecond).toFixed(0)}`,
       formatMs(figures.p50Ms),
       formatMs(figures.p99Ms),
       String(figures.errorCount),
@@ -514,7 +539,7 @@ for (const note of notes) {
 // The harness records the environment; the cluster comparisons are added to its report.
 const base = await runBenchmarks({ module: 'store', comparisons: [] });
 const comparisons: ComparisonResult[] = results.map((figures) => ({
-  title: `3-node store cluster on loopback, --mode ${figures.mode}: ${figures.concurrency} concurrent client(s), sequential puts of 256-byte values to distinct keys at the default level`,
+  title: `3-node store cluster on loopback, --mode ${figures.mode}: ${figures.concurrency} concurrent client(s), sequential puts of 256-byte values to distinct keys at the default level; writes/s of the median of ${roundCount} round(s)`,
   unit: { name: 'write', countPerIteration: 1 },
   cases: [caseResult(figures)],
   ratios: [],
@@ -529,6 +554,7 @@ const report = {
     valueBytes,
     warmupMs,
     measuredMs: durationMs,
+    roundCount,
     concurrencies,
     modes,
     etcdFromRaftResults: {
