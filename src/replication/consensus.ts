@@ -29,6 +29,10 @@ import {
 } from '../raft/index.js';
 import {
   badOperationReason,
+  DurableChangeTracker,
+  entryRecordId,
+  entryRecordPrefix,
+  entryRecords,
   isIndex,
   isReplicaIdList,
   isShortString,
@@ -39,6 +43,8 @@ import {
   validOperation,
 } from './core-support.js';
 import type {
+  DurableChanges,
+  KeyedDurableState,
   ReplicaCore,
   ReplicaCoreFactory,
   ReplicaCoreOptions,
@@ -322,6 +328,57 @@ function readDurableState(value: unknown): DurableState {
   return state as DurableState;
 }
 
+const keyedFormat = 'consensus-records/1';
+
+/** The keyed form's meta: the hard state and the counters. */
+interface KeyedMeta {
+  readonly hardState: HardState;
+  readonly counters: Counters;
+}
+
+/**
+ * A keyed durable state (format `consensus-records/1`: meta `{ hardState, counters }`,
+ * a `snapshot` record, one `e/<index>` record per log entry) as the plain form
+ * {@link readDurableState} checks; any other value is returned as it is.
+ */
+function fromKeyed(value: unknown): unknown {
+  const keyed = value as Partial<KeyedDurableState> | null;
+  if (typeof keyed !== 'object' || keyed === null || keyed.format !== keyedFormat) {
+    return value;
+  }
+  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
+    return { format: 'malformed' };
+  }
+  const meta = keyed.meta as Partial<KeyedMeta>;
+  const snapshot = keyed.records.find(([id]) => id === 'snapshot')?.[1];
+  return {
+    format: 'consensus/1',
+    hardState: meta.hardState,
+    snapshot,
+    entries: entryRecords(keyed.records).map(([, entry]) => entry),
+    counters: meta.counters,
+  };
+}
+
+function copyEntry(entry: Entry): Entry {
+  return { ...entry };
+}
+
+function copySnapshot(snapshot: Snapshot): Snapshot {
+  return {
+    metadata: {
+      index: snapshot.metadata.index,
+      term: snapshot.metadata.term,
+      membership: {
+        voters: [...snapshot.metadata.membership.voters],
+        votersOutgoing: [...snapshot.metadata.membership.votersOutgoing],
+        learners: [...snapshot.metadata.membership.learners],
+      },
+    },
+    data: snapshot.data,
+  };
+}
+
 // ------------------------------------------------------------------ the replica
 
 interface PendingWrite {
@@ -362,6 +419,8 @@ class ConsensusReplica implements ReplicaCore {
   readonly #node: RaftNode;
   readonly #machine: KeyValueStateMachine;
   readonly #counters: Counters;
+  /** Durable records changed since the last `takeDurableChanges()`. */
+  readonly #changes = new DurableChangeTracker();
 
   // Volatile.
   readonly #pendingWrites = new Map<number, PendingWrite>();
@@ -408,7 +467,7 @@ class ConsensusReplica implements ReplicaCore {
         boots: 1,
       };
     } else {
-      const state = readDurableState(given.durableState);
+      const state = readDurableState(fromKeyed(given.durableState));
       if (state.snapshot.metadata.index > 0) {
         this.#storage.applySnapshot(state.snapshot);
         this.#machine.restore(state.snapshot.data);
@@ -421,6 +480,7 @@ class ConsensusReplica implements ReplicaCore {
       });
       this.#counters = { ...state.counters, boots: state.counters.boots + 1 };
     }
+    this.#changes.entryRange(this.#storage.firstIndex(), this.#storage.lastIndex());
     this.#node = new RaftNode({
       id: this.id,
       voters: this.#replicas,
@@ -554,33 +614,52 @@ class ConsensusReplica implements ReplicaCore {
 
   durableState(): unknown {
     const storage = this.#storage;
-    const snapshot = storage.snapshot();
     const first = storage.firstIndex();
     const last = storage.lastIndex();
     const state: DurableState = {
       format: 'consensus/1',
       hardState: { ...storage.hardState() },
-      snapshot: {
-        metadata: {
-          index: snapshot.metadata.index,
-          term: snapshot.metadata.term,
-          membership: {
-            voters: [...snapshot.metadata.membership.voters],
-            votersOutgoing: [...snapshot.metadata.membership.votersOutgoing],
-            learners: [...snapshot.metadata.membership.learners],
-          },
-        },
-        data: snapshot.data,
-      },
+      snapshot: copySnapshot(storage.snapshot()),
       entries:
         last < first
           ? []
-          : storage
-              .entries(first, last + 1, Number.MAX_SAFE_INTEGER)
-              .map((entry) => ({ ...entry })),
+          : storage.entries(first, last + 1, Number.MAX_SAFE_INTEGER).map(copyEntry),
       counters: { ...this.#counters },
     };
     return state;
+  }
+
+  durableRecords(): KeyedDurableState {
+    const storage = this.#storage;
+    const first = storage.firstIndex();
+    const last = storage.lastIndex();
+    const records: [string, unknown][] = [['snapshot', copySnapshot(storage.snapshot())]];
+    if (last >= first) {
+      for (const entry of storage.entries(first, last + 1, Number.MAX_SAFE_INTEGER)) {
+        records.push([entryRecordId(entry.index), copyEntry(entry)]);
+      }
+    }
+    return { format: keyedFormat, meta: this.#keyedMeta(), records };
+  }
+
+  takeDurableChanges(): DurableChanges | undefined {
+    const storage = this.#storage;
+    const first = storage.firstIndex();
+    const last = storage.lastIndex();
+    this.#changes.entryRange(first, last);
+    return this.#changes.take(this.#keyedMeta(), (id) => {
+      if (id === 'snapshot') {
+        return copySnapshot(storage.snapshot());
+      }
+      const index = Number(id.slice(entryRecordPrefix.length));
+      return index < first || index > last
+        ? undefined
+        : copyEntry(storage.entries(index, index + 1, Number.MAX_SAFE_INTEGER)[0] as Entry);
+    });
+  }
+
+  #keyedMeta(): KeyedMeta {
+    return { hardState: { ...this.#storage.hardState() }, counters: { ...this.#counters } };
   }
 
   metrics(): Readonly<Record<string, number>> {
@@ -855,8 +934,12 @@ class ConsensusReplica implements ReplicaCore {
   #persist(ready: Ready): void {
     if (ready.snapshot !== undefined) {
       this.#storage.applySnapshot(ready.snapshot);
+      this.#changes.mark('snapshot');
     }
     this.#storage.append(ready.entries);
+    for (const entry of ready.entries) {
+      this.#changes.mark(entryRecordId(entry.index));
+    }
     if (ready.hardState !== undefined) {
       this.#storage.setHardState(ready.hardState);
     }
@@ -953,6 +1036,7 @@ class ConsensusReplica implements ReplicaCore {
     // follower less than `snapshotEveryEntries` behind catches up by appends, not a snapshot.
     const previousIndex = storage.snapshot().metadata.index;
     storage.createSnapshot(applied, this.#node.membership, this.#machine.snapshot());
+    this.#changes.mark('snapshot');
     storage.compact(previousIndex);
     this.#counters.snapshotsTaken += 1;
   }

@@ -146,3 +146,93 @@ export class RecentRequests {
     return true;
   }
 }
+
+/**
+ * The dirty-record bookkeeping behind `takeDurableChanges()`: a mode marks the id of
+ * every durable record it writes, replaces or removes, at the mutation site; `take`
+ * looks each marked id up once (`recordOf` gives a fresh copy, or `undefined` when the
+ * record no longer exists) and reports `meta` when it differs from the last one taken.
+ * The cost of a take is the number of ids marked since the previous one.
+ */
+export class DurableChangeTracker {
+  readonly #dirty = new Set<string>();
+  #metaJson: string | undefined;
+  #entriesFirst = 1;
+  #entriesLast = 0;
+
+  /**
+   * For a mode whose log entries are records {@link entryRecordId}: the log now holds
+   * `first` to `last` (`last < first` when empty). Marks the entries of the range last
+   * given that are outside this one (compacted, truncated, replaced by a snapshot), so
+   * removing a run of entries costs the run's length. Call it at build time and before
+   * each `take`; entries appended or changed inside the range are marked by the mode.
+   */
+  entryRange(first: number, last: number): void {
+    const reportedFirst = this.#entriesFirst;
+    const reportedLast = this.#entriesLast;
+    for (let index = reportedFirst; index <= Math.min(reportedLast, first - 1); index += 1) {
+      this.#dirty.add(entryRecordId(index));
+    }
+    for (let index = Math.max(reportedFirst, last + 1); index <= reportedLast; index += 1) {
+      this.#dirty.add(entryRecordId(index));
+    }
+    this.#entriesFirst = first;
+    this.#entriesLast = last;
+  }
+
+  /** The record `id` was written, replaced or removed. */
+  mark(id: string): void {
+    this.#dirty.add(id);
+  }
+
+  /**
+   * The changes since the last call, or `undefined` when no record was marked and
+   * `meta` (compared as JSON, so keep it small and JSON-safe) is as last taken.
+   */
+  take(
+    meta: unknown,
+    recordOf: (id: string) => unknown,
+  ): { meta: unknown; upserts: [string, unknown][]; deletes: string[] } | undefined {
+    const metaJson = JSON.stringify(meta);
+    if (this.#dirty.size === 0 && metaJson === this.#metaJson) {
+      return undefined;
+    }
+    this.#metaJson = metaJson;
+    const upserts: [string, unknown][] = [];
+    const deletes: string[] = [];
+    for (const id of this.#dirty) {
+      const record = recordOf(id);
+      if (record === undefined) {
+        deletes.push(id);
+      } else {
+        upserts.push([id, record]);
+      }
+    }
+    this.#dirty.clear();
+    return { meta, upserts, deletes };
+  }
+}
+
+/** The prefix of a log entry's record id; the rest is its index in decimal. */
+export const entryRecordPrefix = 'e/';
+
+/** The record id of the log entry at `index`. */
+export function entryRecordId(index: number): string {
+  return `${entryRecordPrefix}${index}`;
+}
+
+/**
+ * The log entries among `records` (ids made by {@link entryRecordId}), sorted by index,
+ * each as `[index, record]`; the other records are left out.
+ */
+export function entryRecords(
+  records: readonly (readonly [string, unknown])[],
+): [number, unknown][] {
+  const entries: [number, unknown][] = [];
+  for (const [id, record] of records) {
+    if (typeof id === 'string' && id.startsWith(entryRecordPrefix)) {
+      entries.push([Number(id.slice(entryRecordPrefix.length)), record]);
+    }
+  }
+  return entries.sort(([a], [b]) => a - b);
+}

@@ -40,6 +40,8 @@ export {
 } from './multi-leader.js';
 export type {
   ClientEnvelope,
+  DurableChanges,
+  KeyedDurableState,
   ParseReplicaRequestResult,
   PeerEnvelope,
   ReplicaCore,
@@ -53,4 +55,4 @@ export type {
   ReplicaRequestLimits,
   RequestSettings,
 } from './protocol.js';
-export { parseReplicaRequest } from './protocol.js';
+export { applyDurableChanges, parseReplicaRequest } from './protocol.js';

@@ -19,6 +19,10 @@ import {
 } from '../core/index.js';
 import {
   badOperationReason,
+  DurableChangeTracker,
+  entryRecordId,
+  entryRecordPrefix,
+  entryRecords,
   isIndex,
   isReplicaIdList,
   isShortString,
@@ -29,6 +33,8 @@ import {
   validOperation,
 } from './core-support.js';
 import type {
+  DurableChanges,
+  KeyedDurableState,
   ReplicaCore,
   ReplicaCoreFactory,
   ReplicaCoreOptions,
@@ -424,6 +430,71 @@ function readDurableState(value: unknown): DurableState {
   return state as DurableState;
 }
 
+const keyedFormat = 'leader-follower-records/1';
+const baseRecordPrefix = 'b/';
+
+/** The keyed form's meta. */
+interface KeyedMeta {
+  readonly epoch: number;
+  readonly commitIndex: number;
+  readonly baseIndex: number;
+  readonly baseEpoch: number;
+  readonly counters: Counters;
+}
+
+/** A log entry's record. */
+interface EntryRecord {
+  readonly epoch: number;
+  readonly key: string;
+  readonly value: string;
+  readonly acknowledged: boolean;
+}
+
+/**
+ * A keyed durable state (format `leader-follower-records/1`: meta `{ epoch, commitIndex,
+ * baseIndex, baseEpoch, counters }`, a `b/<key>` record per key of the compacted base
+ * holding its value, an `e/<index>` record per log entry) as the plain form
+ * {@link readDurableState} checks; any other value is returned as it is.
+ */
+function fromKeyed(value: unknown): unknown {
+  const keyed = value as Partial<KeyedDurableState> | null;
+  if (typeof keyed !== 'object' || keyed === null || keyed.format !== keyedFormat) {
+    return value;
+  }
+  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
+    return { format: 'malformed' };
+  }
+  const meta = keyed.meta as Partial<KeyedMeta>;
+  const map: [string, string][] = [];
+  for (const [id, record] of keyed.records) {
+    if (typeof id === 'string' && id.startsWith(baseRecordPrefix)) {
+      map.push([id.slice(baseRecordPrefix.length), record as string]);
+    }
+  }
+  const entries = entryRecords(keyed.records);
+  const expected = (meta.baseIndex ?? 0) + 1;
+  if (entries.some(([index], position) => index !== expected + position)) {
+    return { format: 'malformed' };
+  }
+  return {
+    format: 'leader-follower/1',
+    epoch: meta.epoch,
+    commitIndex: meta.commitIndex,
+    base: { index: meta.baseIndex, epoch: meta.baseEpoch, map },
+    entries: entries.map(([, entry]) => entry),
+    counters: meta.counters,
+  };
+}
+
+function entryRecord(entry: Entry): EntryRecord {
+  return {
+    epoch: entry.epoch,
+    key: entry.key,
+    value: entry.value,
+    acknowledged: entry.acknowledged,
+  };
+}
+
 /**
  * One leader-follower replica. Built by {@link leaderFollower}; drive it through the
  * {@link ReplicaCore} port.
@@ -449,6 +520,8 @@ class LeaderFollowerReplica implements ReplicaCore {
     writesAcknowledged: 0,
     readsServedStale: 0,
   };
+  /** Durable records changed since the last `takeDurableChanges()`. */
+  readonly #changes = new DurableChangeTracker();
 
   // Volatile.
   /** The state at `#commitIndex`: what reads see. */
@@ -502,8 +575,9 @@ class LeaderFollowerReplica implements ReplicaCore {
     this.#createdMs = this.#clock.nowMs();
     this.#epoch = 1;
     if (given.durableState !== undefined) {
-      this.#restore(readDurableState(given.durableState));
+      this.#restore(readDurableState(fromKeyed(given.durableState)));
     }
+    this.#changes.entryRange(this.#baseIndex + 1, this.#lastIndex());
     this.#committedMap = this.#stateAt(this.#commitIndex);
     if (this.#leaderOf(this.#epoch) === this.id) {
       this.#becomeLeader();
@@ -632,15 +706,42 @@ class LeaderFollowerReplica implements ReplicaCore {
       epoch: this.#epoch,
       commitIndex: this.#commitIndex,
       base: { index: this.#baseIndex, epoch: this.#baseEpoch, map: [...this.#baseMap] },
-      entries: this.#entries.map((entry) => ({
-        epoch: entry.epoch,
-        key: entry.key,
-        value: entry.value,
-        acknowledged: entry.acknowledged,
-      })),
+      entries: this.#entries.map(entryRecord),
       counters: { ...this.#counters },
     };
     return state;
+  }
+
+  durableRecords(): KeyedDurableState {
+    const records: [string, unknown][] = [];
+    for (const [key, value] of this.#baseMap) {
+      records.push([`${baseRecordPrefix}${key}`, value]);
+    }
+    for (const entry of this.#entries) {
+      records.push([entryRecordId(entry.index), entryRecord(entry)]);
+    }
+    return { format: keyedFormat, meta: this.#keyedMeta(), records };
+  }
+
+  takeDurableChanges(): DurableChanges | undefined {
+    this.#changes.entryRange(this.#baseIndex + 1, this.#lastIndex());
+    return this.#changes.take(this.#keyedMeta(), (id) => {
+      if (id.startsWith(baseRecordPrefix)) {
+        return this.#baseMap.get(id.slice(baseRecordPrefix.length));
+      }
+      const entry = this.#entryAt(Number(id.slice(entryRecordPrefix.length)));
+      return entry === undefined ? undefined : entryRecord(entry);
+    });
+  }
+
+  #keyedMeta(): KeyedMeta {
+    return {
+      epoch: this.#epoch,
+      commitIndex: this.#commitIndex,
+      baseIndex: this.#baseIndex,
+      baseEpoch: this.#baseEpoch,
+      counters: { ...this.#counters },
+    };
   }
 
   metrics(): Readonly<Record<string, number>> {
@@ -724,6 +825,7 @@ class LeaderFollowerReplica implements ReplicaCore {
     }
     for (const entry of this.#entries.slice(0, count)) {
       this.#baseMap.set(entry.key, entry.value);
+      this.#changes.mark(`${baseRecordPrefix}${entry.key}`);
     }
     this.#baseEpoch = (this.#entryAt(upTo) as Entry).epoch;
     this.#entries = this.#entries.slice(count);
@@ -891,6 +993,7 @@ class LeaderFollowerReplica implements ReplicaCore {
       acknowledged: false,
     };
     this.#entries.push(entry);
+    this.#changes.mark(entryRecordId(entry.index));
     if (this.#settings.replication === 'async') {
       this.#advanceCommit(entry.index);
     }
@@ -932,6 +1035,7 @@ class LeaderFollowerReplica implements ReplicaCore {
 
   #acknowledge(entry: Entry, target: ReplyTarget): void {
     entry.acknowledged = true;
+    this.#changes.mark(entryRecordId(entry.index));
     this.#counters.writesAcknowledged += 1;
     this.#answer(target, {
       status: 'ok',
@@ -1081,6 +1185,7 @@ class LeaderFollowerReplica implements ReplicaCore {
         value: wire.value,
         acknowledged: false,
       });
+      this.#changes.mark(entryRecordId(index));
     }
     const matchIndex = index;
     if (
