@@ -224,7 +224,6 @@ describe('takeDurableChanges and durableRecords', () => {
         }),
         { numRuns: 60, seed: 0x5eed },
       );
-      if (process.env['DURABLE_DEBUG']) console.log(name, totals);
       // The runs did change durable state, and crashed replicas.
       assert.ok(totals.changes > 100, `changes taken: ${totals.changes}`);
       assert.ok(totals.restarts > 10, `restarts: ${totals.restarts}`);
