@@ -22,4 +22,20 @@ export {
   type SingleFlightLoad,
   type SingleFlightOptions,
 } from './single-flight.js';
+export {
+  InMemoryWriteBehindQueue,
+  isWriteBehindClosedError,
+  isWriteBehindFullError,
+  type PendingWrite,
+  type WriteBehindBatchWriter,
+  WriteBehindClosedError,
+  type WriteBehindCloseOptions,
+  type WriteBehindFlushEvent,
+  type WriteBehindFlushFailureEvent,
+  WriteBehindFullError,
+  type WriteBehindOptions,
+  type WriteBehindQueue,
+  type WriteBehindStats,
+  WriteBehindWriter,
+} from './write-behind.js';
 export { XFetch, type XFetchOptions, xfetchProbability } from './xfetch.js';
