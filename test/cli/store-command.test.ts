@@ -4,15 +4,16 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { runStoreCommand } from '../../src/cli/index.js';
 import { consecutiveFreePorts, temporaryFolder } from '../store/support.js';
-
-const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import {
+  assertStopsOnInterrupt,
+  putUntilAcknowledged,
+  repositoryRoot,
+  startClusterCommand,
+} from './cluster-process.js';
 
 async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -130,90 +131,37 @@ describe('distkit store', () => {
   it('store cluster starts three nodes that serve the API, and SIGINT stops every one', async () => {
     const folder = temporaryFolder('distkit-store-cluster-');
     const base = await consecutiveFreePorts(6);
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/bin.ts',
-        'store',
-        'cluster',
-        '--nodes',
-        '3',
-        '--mode',
-        'consensus',
-        '--data',
-        folder.path,
-        '--port',
-        String(base),
-        '--http-port',
-        String(base + 3),
-      ],
-      { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const lines: string[] = [];
-    const stderr: string[] = [];
-    createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
-    const exited = new Promise<number | null>((resolveExit) => child.on('exit', resolveExit));
+    const cluster = startClusterCommand([
+      'store',
+      'cluster',
+      '--nodes',
+      '3',
+      '--mode',
+      'consensus',
+      '--data',
+      folder.path,
+      '--port',
+      String(base),
+      '--http-port',
+      String(base + 3),
+    ]);
     try {
-      const ready = await new Promise<{ nodes: { id: string; http: string }[] }>(
-        (resolveReady, rejectReady) => {
-          const timer = setTimeout(
-            () => rejectReady(new Error(`no cluster-ready in 60 s: ${stderr.join('\n')}`)),
-            60_000,
-          );
-          void exited.then((code) => {
-            clearTimeout(timer);
-            rejectReady(new Error(`the cluster exited (${code}): ${stderr.join('\n')}`));
-          });
-          createInterface({ input: child.stdout }).on('line', (line) => {
-            lines.push(line);
-            const event = JSON.parse(line) as { event: string };
-            if (event.event === 'cluster-ready') {
-              clearTimeout(timer);
-              resolveReady(event as unknown as { nodes: { id: string; http: string }[] });
-            }
-          });
-        },
-      );
+      const nodes = await cluster.ready;
       assert.deepEqual(
-        ready.nodes.map((node) => node.id),
+        nodes.map((node) => node.id),
         ['n1', 'n2', 'n3'],
       );
-      let written = false;
-      for (let attempt = 0; attempt < 300 && !written; attempt += 1) {
-        const answer = await fetch(
-          `http://${ready.nodes[0]?.http}/v1/kv/greeting?consistency=linearizable`,
-          { method: 'PUT', body: 'hello' },
-        ).catch(() => undefined);
-        written = answer?.status === 200;
-        if (!written) {
-          await new Promise((resolveWait) => setTimeout(resolveWait, 100));
-        }
-      }
-      assert.ok(written, 'no write acknowledged within 30 s');
-      const read = await fetch(
-        `http://${ready.nodes[2]?.http}/v1/kv/greeting?consistency=linearizable`,
+      const written = await putUntilAcknowledged(
+        `http://${nodes[0]?.http}/v1/kv/greeting?consistency=linearizable`,
+        'hello',
       );
+      assert.ok(written, 'no write acknowledged within 30 s');
+      const read = await fetch(`http://${nodes[2]?.http}/v1/kv/greeting?consistency=linearizable`);
       assert.equal(read.status, 200);
       assert.equal(((await read.json()) as { value: string }).value, 'hello');
-      child.kill('SIGINT');
-      const code = await Promise.race([
-        exited,
-        new Promise<'timeout'>((resolveTimeout) =>
-          setTimeout(() => resolveTimeout('timeout'), 20_000),
-        ),
-      ]);
-      assert.equal(code, 0, `exit: ${String(code)}; stderr: ${stderr.join('\n')}`);
-      assert.ok(lines.some((line) => line.includes('"cluster-stopped"')));
-      for (const node of ready.nodes) {
-        const answer = await fetch(`http://${node.http}/v1/status`).catch(() => undefined);
-        assert.equal(answer, undefined, `${node.id} still answers after the stop`);
-      }
+      await assertStopsOnInterrupt(cluster, nodes);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-      }
+      cluster.kill();
       folder.remove();
     }
   });
