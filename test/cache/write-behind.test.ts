@@ -361,7 +361,7 @@ describe('WriteBehindWriter queue port', () => {
     await first.set('a', 1);
     await first.set('b', 2);
     // The process "dies": the writer is dropped without close(), nothing was flushed.
-    assert.deepEqual(store.batches, []);
+    assert.equal(store.batches.length, 0);
     const restarted = makeWriter(new VirtualScheduler(), store, { queue: new DiskQueue(disk) });
     assert.equal(restarted.pendingCount, 2);
     await restarted.flush();
