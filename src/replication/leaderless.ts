@@ -22,7 +22,7 @@ import {
   requireOptions,
 } from '../core/index.js';
 import { ConsistentHashRing } from '../partition/index.js';
-import { ReplicaOutbox } from './core-support.js';
+import { DurableChangeTracker, ReplicaOutbox } from './core-support.js';
 import {
   differingIndices,
   MerkleTree,
@@ -32,6 +32,8 @@ import {
   merkleLeavesPerBranch,
 } from './merkle-tree.js';
 import type {
+  DurableChanges,
+  KeyedDurableState,
   ReplicaCore,
   ReplicaCoreFactory,
   ReplicaCoreOptions,
@@ -182,6 +184,61 @@ export interface LeaderlessDurableState {
 }
 
 type Settings = Required<LeaderlessOptions>;
+
+/**
+ * The keyed form: meta `{ clock }`, an `s/<key>` record `[value, wallMs, logical,
+ * writer]` per stored key and an `h/<JSON [owner, key]>` record `[value, wallMs, logical,
+ * writer]` per hint.
+ */
+const keyedFormat = 'leaderless-records/1';
+const storeRecordPrefix = 's/';
+const hintRecordPrefix = 'h/';
+
+function hintRecordId(owner: string, key: string): string {
+  return `${hintRecordPrefix}${JSON.stringify([owner, key])}`;
+}
+
+function versionRecord(version: LeaderlessVersion): [string, number, number, string] {
+  return [version.value, version.wallMs, version.logical, version.writer];
+}
+
+/** A keyed durable state as the plain form `#restore` reads; any other value as it is. */
+function fromKeyed(value: unknown): unknown {
+  const keyed = value as Partial<KeyedDurableState> | null;
+  if (typeof keyed !== 'object' || keyed === null || keyed.format !== keyedFormat) {
+    return value;
+  }
+  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
+    return { format: 'malformed' };
+  }
+  const entries: unknown[] = [];
+  const hints: unknown[] = [];
+  for (const [id, record] of keyed.records) {
+    if (typeof id !== 'string' || !Array.isArray(record)) {
+      return { format: 'malformed' };
+    }
+    if (id.startsWith(storeRecordPrefix)) {
+      entries.push([id.slice(storeRecordPrefix.length), ...record]);
+    } else if (id.startsWith(hintRecordPrefix)) {
+      let ownerKey: unknown;
+      try {
+        ownerKey = JSON.parse(id.slice(hintRecordPrefix.length));
+      } catch {
+        return { format: 'malformed' };
+      }
+      if (!Array.isArray(ownerKey)) {
+        return { format: 'malformed' };
+      }
+      hints.push([...ownerKey, ...record]);
+    }
+  }
+  return {
+    format: 'leaderless/1',
+    clock: (keyed.meta as { clock?: unknown }).clock,
+    entries,
+    hints,
+  };
+}
 
 function integerOption(
   options: LeaderlessOptions,
@@ -369,6 +426,8 @@ export class LeaderlessReplica implements ReplicaCore {
   readonly #trees = new Map<string, MerkleTree>();
   /** Hints: key -> owner -> version. */
   readonly #hints = new Map<string, Map<string, LeaderlessVersion>>();
+  /** Durable records changed since the last `takeDurableChanges()`. */
+  readonly #changes = new DurableChangeTracker();
   #hintCount = 0;
   #handoffCursor = 0;
   readonly #coordinations = new Map<string, Coordination>();
@@ -426,7 +485,7 @@ export class LeaderlessReplica implements ReplicaCore {
     }
     let last: HybridTimestamp | undefined;
     if (checked.durableState !== undefined) {
-      last = this.#restore(checked.durableState);
+      last = this.#restore(fromKeyed(checked.durableState));
     }
     this.#hlc = new HybridLogicalClock({
       clock: checked.clock,
@@ -580,6 +639,33 @@ export class LeaderlessReplica implements ReplicaCore {
       hints.push([owner, key, version.value, version.wallMs, version.logical, version.writer]);
     }
     return { format: 'leaderless/1', clock: this.#hlc.last, entries, hints };
+  }
+
+  /** The durable state as keyed records (see {@link ReplicaCore.durableRecords}). */
+  durableRecords(): KeyedDurableState {
+    const records: [string, unknown][] = [];
+    for (const [key, version] of this.#store) {
+      records.push([`${storeRecordPrefix}${key}`, versionRecord(version)]);
+    }
+    for (const [key, owners] of this.#hints) {
+      for (const [owner, version] of owners) {
+        records.push([hintRecordId(owner, key), versionRecord(version)]);
+      }
+    }
+    return { format: keyedFormat, meta: { clock: { ...this.#hlc.last } }, records };
+  }
+
+  /** What changed durably since the last call (see {@link ReplicaCore.takeDurableChanges}). */
+  takeDurableChanges(): DurableChanges | undefined {
+    return this.#changes.take({ clock: { ...this.#hlc.last } }, (id) => {
+      if (id.startsWith(storeRecordPrefix)) {
+        const version = this.#store.get(id.slice(storeRecordPrefix.length));
+        return version === undefined ? undefined : versionRecord(version);
+      }
+      const [owner, key] = JSON.parse(id.slice(hintRecordPrefix.length)) as [string, string];
+      const version = this.#hints.get(key)?.get(owner);
+      return version === undefined ? undefined : versionRecord(version);
+    });
   }
 
   /** Counters: `hintsStored`, `hintsDelivered`, `readRepairs`, `antiEntropyRepairs`, ... */
@@ -941,6 +1027,7 @@ export class LeaderlessReplica implements ReplicaCore {
       return 'refused';
     }
     this.#store.set(key, version);
+    this.#changes.mark(`${storeRecordPrefix}${key}`);
     const leaf = merkleLeafOf(key);
     (this.#leafKeys[leaf] as Set<string>).add(key);
     for (const owner of this.preferenceList(key)) {
@@ -965,6 +1052,7 @@ export class LeaderlessReplica implements ReplicaCore {
     if (current !== undefined) {
       if (compareLeaderlessVersions(current, version) < 0) {
         owners?.set(owner, version);
+        this.#changes.mark(hintRecordId(owner, key));
         this.#metrics.hintsStored += 1;
       }
       return true;
@@ -978,6 +1066,7 @@ export class LeaderlessReplica implements ReplicaCore {
       this.#hints.set(key, owners);
     }
     owners.set(owner, version);
+    this.#changes.mark(hintRecordId(owner, key));
     this.#hintCount += 1;
     this.#metrics.hintsStored += 1;
     return true;
@@ -1197,6 +1286,7 @@ export class LeaderlessReplica implements ReplicaCore {
       compareStamps(hint, { wallMs, logical, writer }) <= 0
     ) {
       owners.delete(from);
+      this.#changes.mark(hintRecordId(from, key));
       if (owners.size === 0) {
         this.#hints.delete(key);
       }

@@ -59,7 +59,7 @@ import {
   requireOptions,
 } from '../core/index.js';
 import { CausalContext } from '../crdt/index.js';
-import { ReplicaOutbox } from './core-support.js';
+import { DurableChangeTracker, ReplicaOutbox } from './core-support.js';
 import {
   hybridSuccessor,
   type KeyLimits,
@@ -69,6 +69,8 @@ import {
   type MultiLeaderConflictMode,
 } from './multi-leader-keys.js';
 import {
+  type DurableChanges,
+  type KeyedDurableState,
   parseReplicaRequest,
   type ReplicaCore,
   type ReplicaCoreFactory,
@@ -247,6 +249,30 @@ const messageTypes = {
 } as const;
 
 const durableFormat = 'distkit.multi-leader/1';
+/**
+ * The keyed form: meta `{ conflicts, seq, applied, hlc }`, one `k/<key>` record per key
+ * holding `[state, seqs]` as the plain form's `keys` items do.
+ */
+const keyedFormat = 'distkit.multi-leader-records/1';
+const keyRecordPrefix = 'k/';
+
+/** A keyed durable state as the plain form `#restore` reads; any other value as it is. */
+function fromKeyed(value: unknown): unknown {
+  const keyed = value as Partial<KeyedDurableState> | null;
+  if (typeof keyed !== 'object' || keyed === null || keyed.format !== keyedFormat) {
+    return value;
+  }
+  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
+    return { format: 'malformed' };
+  }
+  const keys: unknown[] = [];
+  for (const [id, record] of keyed.records) {
+    if (typeof id === 'string' && id.startsWith(keyRecordPrefix) && Array.isArray(record)) {
+      keys.push([id.slice(keyRecordPrefix.length), ...record]);
+    }
+  }
+  return { ...(keyed.meta as Record<string, unknown>), format: durableFormat, keys };
+}
 
 /** Keys a responder looks at per anti-entropy page, relative to the page size. */
 const scanFactor = 16;
@@ -275,6 +301,8 @@ class MultiLeaderReplica implements ReplicaCore {
   // Durable.
   #seq = 0;
   readonly #applied = new CausalContext();
+  /** Durable records changed since the last `takeDurableChanges()`. */
+  readonly #changes = new DurableChangeTracker();
   readonly #keys = new Map<string, KeyRecord>();
   readonly #hlc: HybridLogicalClock | undefined;
 
@@ -368,7 +396,7 @@ class MultiLeaderReplica implements ReplicaCore {
     this.#antiEntropyTicks = Math.max(1, Math.ceil(settings.antiEntropyIntervalMs / tickMs));
     let hlcLast: HybridTimestamp | undefined;
     if (options.durableState !== undefined) {
-      hlcLast = this.#restore(options.durableState);
+      hlcLast = this.#restore(fromKeyed(options.durableState));
     }
     this.#hlc =
       settings.conflicts === 'lww'
@@ -489,6 +517,36 @@ class MultiLeaderReplica implements ReplicaCore {
     };
   }
 
+  durableRecords(): KeyedDurableState {
+    const records: [string, unknown][] = [];
+    for (const key of this.#keys.keys()) {
+      records.push([`${keyRecordPrefix}${key}`, this.#keyRecord(key)]);
+    }
+    return { format: keyedFormat, meta: this.#keyedMeta(), records };
+  }
+
+  takeDurableChanges(): DurableChanges | undefined {
+    return this.#changes.take(this.#keyedMeta(), (id) =>
+      this.#keyRecord(id.slice(keyRecordPrefix.length)),
+    );
+  }
+
+  #keyRecord(key: string): unknown {
+    const record = this.#keys.get(key);
+    return record === undefined
+      ? undefined
+      : [this.#strategy.encode(record.state), record.seqs.toJSON()];
+  }
+
+  #keyedMeta(): Record<string, unknown> {
+    return {
+      conflicts: this.#settings.conflicts,
+      seq: this.#seq,
+      applied: this.#applied.toJSON(),
+      hlc: this.#hlc === undefined ? null : hybridTimestampToJSON(this.#hlc.last),
+    };
+  }
+
   metrics(): Readonly<Record<string, number>> {
     return { ...this.#metrics };
   }
@@ -601,6 +659,7 @@ class MultiLeaderReplica implements ReplicaCore {
       this.#sortedKeys.splice(lowerBound(this.#sortedKeys, key), 0, key);
     }
     this.#keys.set(key, record);
+    this.#changes.mark(`${keyRecordPrefix}${key}`);
   }
 
   /**

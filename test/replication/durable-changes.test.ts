@@ -98,8 +98,8 @@ function take(core: ReplicaCore): DurableChanges | undefined {
 function runFolded(
   factory: ReplicaCoreFactory,
   actions: readonly Action[],
+  ids: readonly string[],
 ): { changes: number; restarts: number; upserts: number } {
-  const ids = ['r1', 'r2', 'r3'];
   const group = new HandDrivenGroup({
     factory,
     ids,
@@ -200,22 +200,27 @@ function runFolded(
   return { changes, restarts, upserts };
 }
 
-const modes: readonly (readonly [string, ReplicaCoreFactory])[] = [
-  ['consensus', consensus({ snapshotEveryEntries: 4 })],
-  ['leader-follower sync', leaderFollower({ replication: 'sync', logEntryCountMax: 8 })],
-  ['leader-follower async', leaderFollower({ replication: 'async', logEntryCountMax: 8 })],
-  ['multi-leader lww', multiLeader({ conflicts: 'lww' })],
-  ['multi-leader siblings', multiLeader({ conflicts: 'siblings' })],
-  ['leaderless', leaderless({ hintCountMax: 4 })],
+const three = ['r1', 'r2', 'r3'];
+const four = ['r1', 'r2', 'r3', 'r4'];
+
+const modes: readonly (readonly [string, ReplicaCoreFactory, readonly string[]])[] = [
+  ['consensus', consensus({ snapshotEveryEntries: 4 }), three],
+  ['leader-follower sync', leaderFollower({ replication: 'sync', logEntryCountMax: 8 }), three],
+  ['leader-follower async', leaderFollower({ replication: 'async', logEntryCountMax: 8 }), three],
+  ['multi-leader lww', multiLeader({ conflicts: 'lww' }), three],
+  ['multi-leader siblings', multiLeader({ conflicts: 'siblings' }), three],
+  ['leaderless', leaderless(), three],
+  // Four replicas for N 3, so that a sloppy quorum stores (and later hands off) hints.
+  ['leaderless sloppy', leaderless({ sloppyQuorum: true, hintCountMax: 4 }), four],
 ];
 
 describe('takeDurableChanges and durableRecords', () => {
-  for (const [name, factory] of modes) {
+  for (const [name, factory, ids] of modes) {
     it(`${name}: folding the changes gives durableRecords() at every step, across restarts`, () => {
       let totals = { changes: 0, restarts: 0, upserts: 0 };
       fc.assert(
         fc.property(fc.array(actionArbitrary, { minLength: 20, maxLength: 250 }), (actions) => {
-          const run = runFolded(factory, actions);
+          const run = runFolded(factory, actions, ids);
           totals = {
             changes: totals.changes + run.changes,
             restarts: totals.restarts + run.restarts,
