@@ -15,7 +15,28 @@ export {
   bloomFilterSize,
   isBloomFilterKey,
 } from './bloom-filter.js';
+export {
+  Cache,
+  type CacheOptions,
+  type CachePolicy,
+  type CacheRemoval,
+  type CacheRemovalReason,
+  type CacheSetOptions,
+  type CacheStats,
+  cacheRemovalReasons,
+} from './cache.js';
 export { EntryTooHeavyError, isEntryTooHeavyError } from './errors.js';
+export {
+  FrequencySketch,
+  type FrequencySketchOptions,
+  hashKey,
+  mix32,
+} from './frequency-sketch.js';
+export {
+  type InvalidationBus,
+  type InvalidationEvent,
+  LocalInvalidationBus,
+} from './invalidation.js';
 export {
   SingleFlight,
   type SingleFlightCallOptions,
