@@ -93,3 +93,8 @@ export {
   storeStateFileName,
 } from './store-process.js';
 export { StoreHttpApi, type StoreHttpApiOptions } from './store-process-http.js';
+export {
+  StoreSession,
+  type StoreSessionOptions,
+  storeSessionTextLengthMax,
+} from './store-session.js';

@@ -28,6 +28,7 @@ import {
   type ShardedStoreLayout,
   type ShardModeKind,
 } from './sharded-store.js';
+import { StoreSession } from './store-session.js';
 
 /** How a {@link StoreClient} reaches the store nodes, and its time and randomness. */
 export interface StoreClientTransport {
@@ -80,6 +81,13 @@ export interface StoreRequestOptions {
   readonly stalenessMsMax?: number;
   /** Overrides the client's `deadlineMs`. */
   readonly deadlineMs?: number;
+  /**
+   * The caller's own session: the request sends this session's token for the key's shard
+   * and advances it with the reply's, instead of the client's own. One application client
+   * that carries its session keeps read-your-writes and monotonic reads across store
+   * clients and nodes.
+   */
+  readonly session?: StoreSession;
 }
 
 /**
@@ -115,6 +123,8 @@ interface Pending {
   readonly value: string | undefined;
   readonly plan: ReadPlan | undefined;
   readonly stalenessMsMax: number;
+  /** The caller's session, or undefined for the client's own. */
+  readonly session: StoreSession | undefined;
   readonly callback: (result: StoreResult) => void;
   readonly tried: Set<string>;
   deadline: ScheduledTask | undefined;
@@ -316,6 +326,12 @@ export class StoreClient {
     const deadlineMs = requireNumber('options.deadlineMs', options.deadlineMs ?? this.#deadlineMs, {
       min: 1,
     });
+    if (options.session !== undefined && !(options.session instanceof StoreSession)) {
+      throw new InvalidArgumentError(
+        'options.session',
+        'options.session must be a StoreSession (StoreSession.parse reads one from text).',
+      );
+    }
     if (this.#pending.size >= this.#inflightCountMax) {
       throw new LimitExceededError(
         this.#inflightCountMax,
@@ -331,6 +347,7 @@ export class StoreClient {
       value,
       plan: kind === 'read' ? plan : undefined,
       stalenessMsMax,
+      session: options.session,
       callback,
       tried: new Set(),
       deadline: undefined,
@@ -364,6 +381,11 @@ export class StoreClient {
     }
     this.#shards.set(shardId, state);
     return state;
+  }
+
+  /** The token the request's session holds for its shard: the caller's, or the client's. */
+  #sessionToken(pending: Pending, state: ShardState): string | undefined {
+    return pending.session === undefined ? state.session : pending.session.token(pending.shard.id);
   }
 
   #attempt(pending: Pending): void {
@@ -400,7 +422,7 @@ export class StoreClient {
       settings.readQuorum = plan.readQuorum;
     }
     const carrySession = pending.kind === 'write' || (plan?.session ?? false);
-    const session = carrySession ? state.session : undefined;
+    const session = carrySession ? this.#sessionToken(pending, state) : undefined;
     pending.sessionSent = session;
     const attemptId = `${pending.id}.${pending.attemptCount}`;
     const request: ReplicaRequest = {
@@ -463,12 +485,17 @@ export class StoreClient {
         return;
       }
       const state = this.#state(shard.id);
+      const held = this.#sessionToken(pending, state);
       const adopt =
         reply.session !== undefined &&
-        (pending.kind === 'write' || (plan?.session ?? false) || state.session === undefined) &&
-        pending.sessionSent === state.session;
+        (pending.kind === 'write' || (plan?.session ?? false) || held === undefined) &&
+        pending.sessionSent === held;
       if (adopt) {
-        state.session = reply.session;
+        if (pending.session === undefined) {
+          state.session = reply.session;
+        } else {
+          pending.session.advance(shard.id, reply.session as string);
+        }
       }
       this.#finish(pending, {
         status: 'ok',

@@ -21,6 +21,7 @@ import {
   levelsOffered,
   ShardedStoreLayout,
 } from '../../src/store/sharded-store.js';
+import { StoreSession } from '../../src/store/store-session.js';
 
 function layout(): ShardedStoreLayout {
   return new ShardedStoreLayout({
@@ -241,6 +242,95 @@ describe('StoreClient', () => {
     assert.equal(retry.message.request.settings?.localRead, undefined);
     assert.equal(retry.message.request.session, '1:1');
     assert.notEqual(retry.message.request.id, local.message.request.id);
+  });
+
+  it("a caller's StoreSession carries read-your-writes to another client; the clients' own sessions stay untouched", () => {
+    const store = layout();
+    const writer = client(store);
+    const reader = client(store);
+    const shard = store.shardOf('user/a');
+    assert.ok(shard !== undefined);
+    const session = new StoreSession();
+    const results: StoreResult[] = [];
+    writer.storeClient.write('user/a', '1', { consistency: 'linearizable', session }, (result) =>
+      results.push(result),
+    );
+    const write = writer.sent[0];
+    assert.ok(write?.message.kind === 'store-request');
+    writer.storeClient.onMessage(write.to, {
+      kind: 'store-reply',
+      shard: shard.id,
+      reply: { id: write.message.request.id, status: 'ok', session: '1:1' },
+    });
+    assert.equal(results[0]?.status, 'ok');
+    assert.equal(session.token(shard.id), '1:1');
+    assert.equal(writer.storeClient.sessionToken(shard.id), undefined);
+
+    // The session crosses to another client as text, as an HTTP header would carry it.
+    const carried = StoreSession.parse(session.toString());
+    reader.storeClient.read(
+      'user/a',
+      { consistency: 'read-your-writes', session: carried },
+      (result) => results.push(result),
+    );
+    const read = reader.sent[0];
+    assert.ok(read?.message.kind === 'store-request');
+    assert.equal(read.message.request.session, '1:1');
+    reader.storeClient.onMessage(read.to, {
+      kind: 'store-reply',
+      shard: shard.id,
+      reply: { id: read.message.request.id, status: 'ok', value: '1', session: '1:2' },
+    });
+    assert.equal(results[1]?.status, 'ok');
+    assert.equal(carried.token(shard.id), '1:2');
+    assert.equal(reader.storeClient.sessionToken(shard.id), undefined);
+
+    // Without the session the reader sends none: nothing ties it to the writer's write.
+    reader.storeClient.read('user/a', { consistency: 'read-your-writes' }, () => undefined);
+    const own = reader.sent[1];
+    assert.ok(own?.message.kind === 'store-request');
+    assert.equal(own.message.request.session, undefined);
+  });
+
+  it('StoreSession text: round trip, bounds, and typed refusals of text that is not a session', () => {
+    const session = new StoreSession({ shardCountMax: 2 });
+    assert.equal(session.toString(), '');
+    assert.equal(StoreSession.parse('').size, 0);
+    session.advance('a', '1');
+    session.advance('b', '2');
+    session.advance('a', '3');
+    session.advance('c', '4'); // drops b, the least recently advanced
+    assert.deepEqual(
+      [session.token('a'), session.token('b'), session.token('c')],
+      ['3', undefined, '4'],
+    );
+    const again = StoreSession.parse(session.toString());
+    assert.deepEqual([again.token('a'), again.token('c'), again.size], ['3', '4', 2]);
+    for (const text of [
+      'not base64url!',
+      Buffer.from('{"a":1}').toString('base64url'),
+      Buffer.from('[["a",1]]').toString('base64url'),
+      Buffer.from('[["a"]]').toString('base64url'),
+      'x'.repeat(20_000),
+    ]) {
+      assert.throws(() => StoreSession.parse(text), isInvalidArgumentError, text.slice(0, 40));
+    }
+    assert.throws(
+      () => StoreSession.parse(session.toString(), { shardCountMax: 1 }),
+      /at most 1 \(shardCountMax\)/,
+    );
+    assert.throws(() => new StoreSession({ shardCountMax: 0 }), isInvalidArgumentError);
+    const { storeClient } = client(layout());
+    assert.throws(
+      () =>
+        storeClient.read(
+          'user/a',
+          // biome-ignore lint/suspicious/noExplicitAny: a wrong type on purpose
+          { consistency: 'read-your-writes', session: 'text' as any },
+          () => undefined,
+        ),
+      isInvalidArgumentError,
+    );
   });
 
   it('asks the leader when a bounded-staleness reply is staler than the bound', () => {
