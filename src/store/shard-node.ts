@@ -8,7 +8,13 @@
  */
 
 import { type Clock, InvalidArgumentError, type Random, SeededRandom } from '../core/index.js';
-import type { ReplicaCore, ReplicaReply, ReplicaRequest } from '../replication/index.js';
+import type {
+  DurableChanges,
+  KeyedDurableState,
+  ReplicaCore,
+  ReplicaReply,
+  ReplicaRequest,
+} from '../replication/index.js';
 import type { NodeHost, NodeProgram } from '../sim/index.js';
 import type { ShardedStoreLayout } from './sharded-store.js';
 
@@ -31,10 +37,27 @@ export interface StoreEnvelope {
   readonly message: StoreMessage;
 }
 
-/** What a store node keeps on stable storage: each shard replica's durable state. */
+/**
+ * What a store node keeps on stable storage: each shard replica's durable state, in the
+ * plain form of `ReplicaCore.durableState()` or the keyed form of
+ * `ReplicaCore.durableRecords()` (the modes' factories take either).
+ */
 export interface StoreNodeDurableState {
   /** Durable state per shard id. */
   readonly shards: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The keyed form a replica without `durableRecords()` is kept in: its whole
+ * `durableState()` as the meta, no records (so every change costs the whole state).
+ */
+const wholeStateFormat = 'distkit-whole-state/1';
+
+function wholeState(state: unknown): unknown {
+  const keyed = state as Partial<KeyedDurableState> | null;
+  return typeof keyed === 'object' && keyed !== null && keyed.format === wholeStateFormat
+    ? keyed.meta
+    : state;
 }
 
 /** Options of {@link StoreNodeCore}. */
@@ -105,7 +128,7 @@ export class StoreNodeCore {
           clock: options.clock,
           random: new SeededRandom({ seed: options.random.uint32() }),
           tickMs: options.tickMs,
-          ...(previous === undefined ? {} : { durableState: previous }),
+          ...(previous === undefined ? {} : { durableState: wholeState(previous) }),
         }),
       );
     }
@@ -179,6 +202,43 @@ export class StoreNodeCore {
       shards[shardId] = replica.durableState();
     }
     return { shards };
+  }
+
+  /**
+   * Each replica's durable state in the keyed form (`ReplicaCore.durableRecords()`), per
+   * shard: what a checkpoint holds. A replica without `durableRecords()` is kept whole
+   * as the meta of a record-less keyed state.
+   */
+  durableRecords(): StoreNodeDurableState {
+    const shards: Record<string, unknown> = {};
+    for (const [shardId, replica] of this.#replicas) {
+      shards[shardId] =
+        replica.durableRecords === undefined
+          ? { format: wholeStateFormat, meta: replica.durableState(), records: [] }
+          : replica.durableRecords();
+    }
+    return { shards };
+  }
+
+  /**
+   * Every replica's durable changes since the last call (`ReplicaCore.takeDurableChanges()`),
+   * as `[shard, changes]` pairs; empty when nothing durable changed. Folding them per
+   * shard onto {@link StoreNodeCore.durableRecords} taken before gives
+   * `durableRecords()` now. A replica without `takeDurableChanges()` reports its whole
+   * state every time.
+   */
+  takeDurableChanges(): [string, DurableChanges][] {
+    const changes: [string, DurableChanges][] = [];
+    for (const [shardId, replica] of this.#replicas) {
+      const change =
+        replica.takeDurableChanges === undefined
+          ? { meta: replica.durableState(), upserts: [], deletes: [] }
+          : replica.takeDurableChanges();
+      if (change !== undefined) {
+        changes.push([shardId, change]);
+      }
+    }
+    return changes;
   }
 
   /** Each replica's metrics by shard id, and `outboxDrops` (envelopes dropped when full). */

@@ -1,8 +1,9 @@
 /**
  * The partitioned store as a real process: a {@link StoreNodeCore} driven over the
- * authenticated TCP transport of `distkit/net`, ticked on the real scheduler, with its
- * durable state written atomically (and fsynced) to one file through `distkit/storage`
- * before any message or reply that depends on it leaves, and an in-process
+ * authenticated TCP transport of `distkit/net`, ticked on the real scheduler, with the
+ * changes of its durable state appended (and fsynced) to a write-ahead log of
+ * `distkit/storage` before any message or reply that depends on them leaves, a
+ * checkpoint of the whole state now and then, and an in-process
  * {@link StoreClient} that routes the node's own API requests to the right shard and
  * replica (over the same transport, or straight into the local core).
  *
@@ -10,8 +11,6 @@
  */
 
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { deserialize, serialize } from 'node:v8';
 import {
   type Clock,
   Emitter,
@@ -31,27 +30,28 @@ import {
 import type { PeerAddress, TcpTransport, TransportTlsOptions } from '../net/index.js';
 import {
   consensus,
+  type DurableChanges,
   leaderFollower,
   leaderless,
   multiLeader,
   parseReplicaRequest,
   type ReplicaCoreFactory,
 } from '../replication/index.js';
-import { readSnapshotFile, writeSnapshotFile } from '../storage/index.js';
 import { peerTransport } from './raft-replica.js';
-import {
-  type StoreEnvelope,
-  type StoreMessage,
-  StoreNodeCore,
-  type StoreNodeDurableState,
-} from './shard-node.js';
+import { type StoreEnvelope, type StoreMessage, StoreNodeCore } from './shard-node.js';
 import { StoreClient, type StoreRequestOptions, type StoreResult } from './sharded-client.js';
 import { ShardedStoreLayout, type ShardModeKind, shardModeKinds } from './sharded-store.js';
+import {
+  StoreDurableLog,
+  type StoreStateHeader,
+  storeCheckpointFileName,
+} from './store-durable-log.js';
 
-/** The name of the file, in the node's folder, that holds its durable state. */
-export const storeStateFileName = 'store-node.state';
-
-const stateFormat = 'distkit-store-node/1';
+/**
+ * The name of the checkpoint file in the node's folder (the whole state as of a log
+ * index; the write-ahead log of the changes since is the folder `store-node.wal`).
+ */
+export const storeStateFileName = storeCheckpointFileName;
 
 /**
  * The replica factory a store process uses for each {@link ShardModeKind}, with the
@@ -144,6 +144,17 @@ export interface StoreProcessOptions {
   readonly inflightCountMax?: number;
   /** Envelopes held back while their state is being written; beyond it new ones are dropped. Default 100,000. */
   readonly heldEnvelopeCountMax?: number;
+  /**
+   * A checkpoint (the whole state, written atomically) replaces the write-ahead log when
+   * the log since the last checkpoint would grow past the larger of this and
+   * `checkpointWalRatio` times the last checkpoint's size; then the log segments it
+   * covers are deleted. Default 8 MiB.
+   */
+  readonly checkpointWalBytesMin?: number;
+  /** See `checkpointWalBytesMin`. Default 4. */
+  readonly checkpointWalRatio?: number;
+  /** Size of a write-ahead log segment file. Default 16 MiB. */
+  readonly walSegmentBytesMax?: number;
   /** Default the system scheduler. */
   readonly scheduler?: Scheduler;
   /** Default the system clock. */
@@ -175,24 +186,25 @@ export interface StoreProcessStatus {
     readonly replicas: readonly string[];
     readonly metrics: Readonly<Record<string, number>>;
   }[];
-  /** State file writes (each an fsync of the file and one of the folder) since start. */
+  /**
+   * Durable writes since start: write-ahead log records (one fsync each, each holding
+   * every change of one or more batches) plus checkpoints.
+   */
   readonly stateWriteCount: number;
-  /** Size of the last state written, in bytes. */
+  /** Bytes of durable state now: the last checkpoint plus the log records after it. */
   readonly stateBytes: number;
+  /** Write-ahead log records appended since start. */
+  readonly walRecordCount: number;
+  /** Bytes of log records appended since the last checkpoint. */
+  readonly walBytes: number;
+  /** Checkpoints written since start (one at start, then when the log outgrows its bound). */
+  readonly checkpointCount: number;
+  /** Size of the last checkpoint, in bytes. */
+  readonly checkpointBytes: number;
   /** Envelopes dropped: held back over `heldEnvelopeCountMax`, or by the core's outbox. */
   readonly envelopeDropCount: number;
   /** API requests in flight. */
   readonly inflightCount: number;
-}
-
-interface StateFile {
-  readonly format: string;
-  readonly id: string;
-  readonly mode: ShardModeKind;
-  readonly nodes: readonly string[];
-  readonly shardCount: number;
-  readonly replicaCount: number;
-  readonly state: unknown;
 }
 
 interface HeldBatch {
@@ -204,26 +216,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
-async function readStateFile(path: string): Promise<StateFile | undefined> {
-  let data: Uint8Array;
-  try {
-    data = await readSnapshotFile(path);
-  } catch (error) {
-    if (isObject(error) && error['code'] === 'ENOENT') {
-      return undefined;
-    }
-    throw error;
-  }
-  const file = deserialize(data) as StateFile;
-  if (!isObject(file) || file.format !== stateFormat) {
-    throw new InvalidArgumentError(
-      'options.directory',
-      `${path} is not a distkit store node's state file (format ${stateFormat}); point --data at this node's own folder.`,
-    );
-  }
-  return file;
-}
-
 /**
  * One node of the partitioned store as a process. The node's {@link StoreNodeCore}
  * holds a replica of each shard the layout gives it; peers talk over {@link TcpTransport};
@@ -232,12 +224,15 @@ async function readStateFile(path: string): Promise<StateFile | undefined> {
  * key (it routes the request to the shard's replicas).
  *
  * Durability: after each turn of the event loop in which the core did work, the node
- * serializes `core.durableState()`; when it differs from the last one written, it writes
- * it atomically (`writeSnapshotFile`: temporary file, fsync, rename, fsync of the folder)
- * and holds back that turn's messages and replies until the write is done. Writes do not
- * overlap: work done meanwhile waits for the next write, which covers all of it (group
- * commit). Nothing an acknowledgement depends on leaves before it is on disk; a restart
- * rebuilds the core from the file.
+ * takes each shard replica's durable changes (`takeDurableChanges()`, O(change)); when
+ * there are any, it appends them as one record to its write-ahead log, fsyncs, and holds
+ * back that turn's messages and replies until then. Appends do not overlap: the batches
+ * made meanwhile go together in the next record (group commit). When the log since the
+ * last checkpoint would outgrow its bound (`checkpointWalBytesMin`,
+ * `checkpointWalRatio`), the node writes a checkpoint of its whole keyed state instead
+ * (atomically, with the log index it covers) and deletes the log segments before it.
+ * Nothing an acknowledgement depends on leaves before it is on disk; a restart rebuilds
+ * the core from the checkpoint and the log records after it.
  *
  * @example
  * ```ts
@@ -261,8 +256,8 @@ export class StoreProcess {
   readonly #transport: TcpTransport;
   readonly #scheduler: Scheduler;
   readonly #tickMs: number;
-  readonly #path: string;
-  readonly #header: Omit<StateFile, 'state'>;
+  readonly #log: StoreDurableLog;
+  readonly #header: StoreStateHeader;
   readonly #heldEnvelopeCountMax: number;
   readonly #peerIds: ReadonlySet<string>;
   readonly #events = new Emitter<StoreProcessEvent>();
@@ -270,19 +265,18 @@ export class StoreProcess {
   #heldCount = 0;
   #generation = 0;
   #persistedGeneration = 0;
-  #target: Uint8Array;
+  /** Changes taken but not yet written, in the order taken. */
+  #pending: [string, DurableChanges][] = [];
   #writing: Promise<void> | undefined;
   #persisting = false;
   #flushQueued = false;
   #tickTask: ScheduledTask | undefined;
   #stopped = false;
   #closed = false;
-  #stateWriteCount = 0;
-  #stateBytes = 0;
   #dropCount = 0;
 
   private constructor(
-    header: Omit<StateFile, 'state'>,
+    header: StoreStateHeader,
     layout: ShardedStoreLayout,
     core: StoreNodeCore,
     transport: TcpTransport,
@@ -293,7 +287,7 @@ export class StoreProcess {
       requestTimeoutMs: number;
       inflightCountMax: number;
       heldEnvelopeCountMax: number;
-      path: string;
+      log: StoreDurableLog;
     },
   ) {
     this.id = header.id;
@@ -304,10 +298,9 @@ export class StoreProcess {
     this.#transport = transport;
     this.#scheduler = options.scheduler;
     this.#tickMs = options.tickMs;
-    this.#path = options.path;
+    this.#log = options.log;
     this.#heldEnvelopeCountMax = options.heldEnvelopeCountMax;
     this.#peerIds = new Set(header.nodes.filter((node) => node !== header.id));
-    this.#target = this.#encode();
     const incarnation = `${options.random.uint32().toString(36)}${options.random.uint32().toString(36)}`;
     this.#client = new StoreClient({
       layout,
@@ -325,11 +318,16 @@ export class StoreProcess {
   }
 
   /**
-   * Reads the node's state file (if any), builds its core, writes the state back (so a
-   * fresh node has its file before it says anything), starts the transport and the ticks.
+   * Reads the node's checkpoint and write-ahead log (if any) and folds them into its
+   * state, builds its core, writes a checkpoint of it (so a fresh node has its state on
+   * disk before it says anything, and the log starts short), starts the transport and
+   * the ticks.
    *
-   * @throws InvalidArgumentError for bad options, or a state file written by another
-   *   node id or with another mode, shard count, replica count or node list.
+   * @throws InvalidArgumentError for bad options, or a folder written by another node id
+   *   or with another mode, shard count, replica count or node list.
+   * @throws WalCorruptionError (`distkit/storage`) when the log is damaged other than by
+   *   a torn tail, or does not follow its checkpoint.
+   * @throws SnapshotCorruptionError (`distkit/storage`) when the checkpoint is damaged.
    */
   static async open(options: StoreProcessOptions): Promise<StoreProcess> {
     const checked = requireOptions<StoreProcessOptions>('StoreProcess options', options);
@@ -374,35 +372,44 @@ export class StoreProcess {
     const clock = checked.clock ?? systemClock;
     const random = checked.random ?? systemRandom();
     const layout = storeProcessLayout({ nodes, mode, shardCount, replicaCount });
-    const header: Omit<StateFile, 'state'> = {
-      format: stateFormat,
+    const header: StoreStateHeader = {
       id,
       mode,
       nodes,
       shardCount,
       replicaCount,
     };
+    const checkpointWalBytesMin = requireInteger(
+      'options.checkpointWalBytesMin',
+      checked.checkpointWalBytesMin ?? 8 * 1024 * 1024,
+      { min: 1 },
+    );
+    const checkpointWalRatio = requireInteger(
+      'options.checkpointWalRatio',
+      checked.checkpointWalRatio ?? 4,
+      { min: 1, max: 1_000 },
+    );
+    const walSegmentBytesMax = requireInteger(
+      'options.walSegmentBytesMax',
+      checked.walSegmentBytesMax ?? 16 * 1024 * 1024,
+      { min: 64 * 1024, max: 1024 * 1024 * 1024 },
+    );
     await mkdir(directory, { recursive: true });
-    const path = join(directory, storeStateFileName);
-    const previous = await readStateFile(path);
-    if (previous !== undefined) {
-      const mismatch = (['id', 'mode', 'shardCount', 'replicaCount'] as const).find(
-        (field) => previous[field] !== header[field],
-      );
-      if (mismatch !== undefined || previous.nodes.join(',') !== nodes.join(',')) {
-        throw new InvalidArgumentError(
-          'options',
-          `${path} was written by node ${previous.id} of a store with mode ${previous.mode}, ${previous.shardCount} shards, ${previous.replicaCount} replicas and nodes ${previous.nodes.join(',')}; this node is ${id} with mode ${mode}, ${shardCount} shards, ${replicaCount} replicas and nodes ${nodes.join(',')}. Start it as it was, or give it an empty folder.`,
-        );
-      }
-    }
+    const { log, recovery } = await StoreDurableLog.open({
+      directory,
+      header,
+      checkpointWalBytesMin,
+      checkpointWalRatio,
+      segmentBytesMax: walSegmentBytesMax,
+    });
+    const previous = recovery.state;
     const core = new StoreNodeCore({
       id,
       layout,
       clock,
       random,
       tickMs,
-      ...(previous === undefined ? {} : { durableState: previous.state as StoreNodeDurableState }),
+      ...(previous === undefined ? {} : { durableState: previous }),
     });
     const transport = peerTransport(id, peerTable, checked, scheduler, random);
     const node = new StoreProcess(header, layout, core, transport, {
@@ -412,10 +419,10 @@ export class StoreProcess {
       requestTimeoutMs,
       inflightCountMax,
       heldEnvelopeCountMax,
-      path,
+      log,
     });
     try {
-      await node.#writeState(node.#target);
+      await node.#checkpointNow();
       await node.#start();
     } catch (error) {
       await node.close();
@@ -466,6 +473,7 @@ export class StoreProcess {
   /** The node's shards, their metrics and the state file's figures. */
   status(): StoreProcessStatus {
     const metrics = this.#core.metrics();
+    const durable = this.#log.statistics();
     return {
       id: this.id,
       mode: this.mode,
@@ -477,8 +485,12 @@ export class StoreProcess {
         replicas: this.layout.shard(shardId)?.replicas ?? [],
         metrics: metrics.shards[shardId] ?? {},
       })),
-      stateWriteCount: this.#stateWriteCount,
-      stateBytes: this.#stateBytes,
+      stateWriteCount: durable.walRecordCount + durable.checkpointCount,
+      stateBytes: durable.checkpointBytes + durable.walBytesSinceCheckpoint,
+      walRecordCount: durable.walRecordCount,
+      walBytes: durable.walBytesSinceCheckpoint,
+      checkpointCount: durable.checkpointCount,
+      checkpointBytes: durable.checkpointBytes,
       envelopeDropCount: this.#dropCount + metrics.outboxDrops,
       inflightCount: this.#client.inflightCount,
     };
@@ -498,6 +510,7 @@ export class StoreProcess {
     this.#client.close();
     await this.#writing?.catch(() => {});
     await this.#transport.close();
+    await this.#log.close().catch(() => {});
   }
 
   async #start(): Promise<void> {
@@ -597,19 +610,17 @@ export class StoreProcess {
     }
   }
 
-  #encode(): Uint8Array {
-    return serialize({ ...this.#header, state: this.#core.durableState() });
-  }
-
   /** One batch: drain the core, and send now or after the state it depends on is on disk. */
   #flush(): void {
     if (this.#closed || this.#stopped) {
       return;
     }
     const envelopes = this.#core.drain();
-    const encoded = this.#encode();
-    if (!Buffer.from(encoded).equals(this.#target)) {
-      this.#target = encoded;
+    const changes = this.#core.takeDurableChanges();
+    if (changes.length > 0) {
+      for (const change of changes) {
+        this.#pending.push(change);
+      }
       this.#generation += 1;
     }
     if (this.#generation === this.#persistedGeneration) {
@@ -637,7 +648,15 @@ export class StoreProcess {
     try {
       while (this.#persistedGeneration < this.#generation && !this.#stopped) {
         const generation = this.#generation;
-        await this.#writeState(this.#target);
+        const batch = this.#pending;
+        this.#pending = [];
+        const payload = this.#log.encode(batch);
+        if (this.#log.checkpointDue(payload.length)) {
+          // The checkpoint holds the whole state now, this batch and all before included.
+          await this.#checkpointNow();
+        } else {
+          await this.#log.append(payload);
+        }
         this.#persistedGeneration = generation;
         while (this.#held.length > 0 && (this.#held[0] as HeldBatch).generation <= generation) {
           const batch = this.#held.shift() as HeldBatch;
@@ -660,10 +679,16 @@ export class StoreProcess {
     }
   }
 
-  async #writeState(data: Uint8Array): Promise<void> {
-    await writeSnapshotFile(this.#path, data);
-    this.#stateWriteCount += 1;
-    this.#stateBytes = data.length;
+  /**
+   * Writes the whole state as a checkpoint and deletes the log it covers. Synchronously
+   * first: the changes not yet written (and those not yet taken) are in the state
+   * captured here, so they are dropped, and every batch made so far is covered.
+   */
+  async #checkpointNow(): Promise<void> {
+    this.#pending = [];
+    this.#core.takeDurableChanges();
+    const state = this.#core.durableRecords();
+    await this.#log.checkpoint(state);
   }
 
   #dispatch(envelopes: readonly StoreEnvelope[]): void {
