@@ -38,6 +38,24 @@ export {
   LocalInvalidationBus,
 } from './invalidation.js';
 export {
+  type LoadCause,
+  type Loader,
+  type LoaderContext,
+  LoadingCache,
+  type LoadingCacheEntry,
+  type LoadingCacheLoadEvent,
+  type LoadingCacheLoadFailureEvent,
+  type LoadingCacheOptions,
+  type LoadingCacheReadOptions,
+  type LoadingCacheStaleEvent,
+  type LoadingCacheStats,
+  type LoadingCacheStore,
+  type LoadingCacheWarmOptions,
+  type LoadingCacheWarmResult,
+  type LoadingCacheWriteOptions,
+  type WriteThroughStore,
+} from './loading-cache.js';
+export {
   SingleFlight,
   type SingleFlightCallOptions,
   type SingleFlightLoad,
