@@ -2,10 +2,12 @@
  * A compact, aging estimate of how often each key was seen: the frequency filter of
  * TinyLFU (Einziger, Friedman and Manes, 2017).
  *
- * - A count-min sketch of 4-bit counters (eight per 32-bit word), four rows, each row
+ * - A count-min sketch of 4-bit counters (eight per 32-bit word), four rows of 4 ×
+ *   `entryCount` counters (rounded up to a power of two, at most 2^24), each row
  *   indexed by a different hash of the key: the estimate is the smallest of the four
  *   counters, so collisions can only overestimate. Counters saturate at 15.
- * - A doorkeeper in front of it: a small bit set (a Bloom filter with two probes). A
+ * - A doorkeeper in front of it: a bit set (a Bloom filter with two probes, four bits
+ *   per sighting of a sample period, at most 2^28 bits). A
  *   key's first sighting in a period only sets its doorkeeper bits; later sightings
  *   increment the counters. One-hit wonders, most keys of a long-tailed workload, so
  *   never reach the counters. The doorkeeper adds 1 to the estimate of a key it holds.
@@ -105,11 +107,11 @@ export class FrequencySketch {
       options.sampleSize ?? 10 * entryCount,
       { min: 1 },
     );
-    const rowCounters = nextPowerOfTwo(Math.max(64, entryCount));
+    const rowCounters = Math.min(nextPowerOfTwo(Math.max(64, 4 * entryCount)), 1 << 24);
     this.#rowMask = rowCounters - 1;
     this.#rowWords = rowCounters / 8;
     this.#table = new Uint32Array(this.#rowWords * 4);
-    const doorkeeperBits = nextPowerOfTwo(Math.max(256, 8 * entryCount));
+    const doorkeeperBits = Math.min(nextPowerOfTwo(Math.max(256, 4 * this.sampleSize)), 1 << 28);
     this.#doorkeeperMask = doorkeeperBits - 1;
     this.#doorkeeper = new Uint32Array(doorkeeperBits / 32);
   }
