@@ -276,8 +276,14 @@ type LoadOutcome<V> = V | undefined;
 
 /** Operations running on one key; see `LoadingCache.#keyStates`. */
 interface KeyState {
+  /** Loads and writes running. */
   runningCount: number;
+  /** Writes running or waiting for the previous write of the key. */
+  writingCount: number;
+  /** Sequence number of the newest write or invalidation. */
   lastWriteSequence: number;
+  /** Settles when the newest write has; the next write of the key starts after it. */
+  writeTail: Promise<void> | undefined;
 }
 
 function isThenable<T>(value: unknown): value is PromiseLike<T> {
@@ -341,10 +347,10 @@ export class LoadingCache<K, V> {
   /** Hard TTL beyond the fresh time: the longer stale window. */
   readonly #staleKeepMs: number;
   /**
-   * Keys with a load or write running: how many run, and the sequence number of the
-   * newest write (or invalidation). A load stores its result only if no write began after
-   * it did, so a load that read the origin before a write cannot overwrite the written
-   * value; a write stores only if no newer write began. Emptied as operations end.
+   * Keys with a load or write running: how many run, the newest write's (or
+   * invalidation's) sequence number, and the tail of the key's write chain. A load stores
+   * its result only if no write ran since it began, so a load that read the origin before
+   * a write cannot overwrite the written value. Emptied as operations end.
    */
   readonly #keyStates = new Map<K, KeyState>();
   #sequence = 0;
@@ -694,7 +700,7 @@ export class LoadingCache<K, V> {
       this.#store(key, value, this.#clock.nowMs(), 0);
       return value;
     }
-    const sequence = this.#begin(key, false);
+    const sequence = this.#beginLoad(key);
     this.#loads += 1;
     const startMs = this.#clock.nowMs();
     let result: V | undefined | PromiseLike<V | undefined>;
@@ -726,7 +732,7 @@ export class LoadingCache<K, V> {
     const nowMs = this.#clock.nowMs();
     const durationMs = nowMs - startMs;
     this.#recordLoadTime(durationMs);
-    if (this.#end(key, sequence, false)) {
+    if (this.#endLoad(key, sequence)) {
       this.#store(key, value, nowMs, durationMs);
     }
     if (this.#loaded.listenerCount > 0) {
@@ -745,38 +751,47 @@ export class LoadingCache<K, V> {
     const durationMs = this.#clock.nowMs() - startMs;
     this.#recordLoadTime(durationMs);
     this.#loadFailures += 1;
-    this.#end(key, sequence, false);
+    this.#endLoad(key, sequence);
     if (this.#loadFailed.listenerCount > 0) {
       this.#loadFailed.emit({ key, durationMs, error, cause });
     }
   }
 
-  /** Registers a load or write of `key`; returns its sequence number. */
-  #begin(key: K, isWrite: boolean): number {
-    this.#sequence += 1;
+  /** The operations running on `key`, made when the first one begins. */
+  #stateOf(key: K): KeyState {
     let state = this.#keyStates.get(key);
     if (state === undefined) {
-      state = { runningCount: 0, lastWriteSequence: 0 };
+      state = { runningCount: 0, writingCount: 0, lastWriteSequence: 0, writeTail: undefined };
       this.#keyStates.set(key, state);
     }
-    state.runningCount += 1;
-    if (isWrite) {
-      state.lastWriteSequence = this.#sequence;
+    return state;
+  }
+
+  /** Forgets `key`'s state once nothing runs on it. */
+  #release(key: K, state: KeyState): void {
+    state.runningCount -= 1;
+    if (state.runningCount === 0 && this.#keyStates.get(key) === state) {
+      this.#keyStates.delete(key);
     }
-    return this.#sequence;
   }
 
   /**
-   * Ends the operation `sequence` on `key`; true when it may store its result: a load when
-   * no write began after it, a write when no newer write began.
+   * Registers a load of `key`. Returns its sequence number, or 0 when a write of the key
+   * is running: the load may then read the origin before or after the write lands, so
+   * whatever it reads is not stored.
    */
-  #end(key: K, sequence: number, isWrite: boolean): boolean {
+  #beginLoad(key: K): number {
+    const state = this.#stateOf(key);
+    state.runningCount += 1;
+    this.#sequence += 1;
+    return state.writingCount > 0 ? 0 : this.#sequence;
+  }
+
+  /** Ends a load; true when it may store its result: no write ran since it began. */
+  #endLoad(key: K, sequence: number): boolean {
     const state = this.#keyStates.get(key) as KeyState;
-    state.runningCount -= 1;
-    if (state.runningCount === 0) {
-      this.#keyStates.delete(key);
-    }
-    return isWrite ? state.lastWriteSequence === sequence : state.lastWriteSequence < sequence;
+    this.#release(key, state);
+    return sequence !== 0 && state.lastWriteSequence < sequence;
   }
 
   #recordLoadTime(durationMs: number): void {
@@ -867,48 +882,66 @@ export class LoadingCache<K, V> {
         );
   }
 
-  async #write(key: K, value: V | undefined, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Runs a write after the previous write of the same key has settled, so that the store
+   * receives a key's writes in the order they were made and the cache ends with the same
+   * value as the store.
+   */
+  #write(key: K, value: V | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const state = this.#stateOf(key);
+    this.#sequence += 1;
     // Loads that began before this write will not store what they read.
-    const sequence = this.#begin(key, true);
-    try {
-      if (signal?.aborted === true) {
-        throw abortError(signal);
-      }
-      if (this.#writeThrough !== undefined) {
-        if (value === undefined) {
-          await this.#writeThrough.delete(key, signal);
-        } else {
-          await this.#writeThrough.write(key, value, signal);
-        }
-        // Once the store has the write, the cache follows it even if the caller has
-        // aborted meanwhile: otherwise the cache would keep a value the store replaced.
-      } else if (this.#writeBehind !== undefined) {
-        if (value === undefined) {
-          await this.#writeBehind.delete(key);
-        } else {
-          await this.#writeBehind.set(key, value);
-        }
-      }
-    } catch (error) {
-      this.#end(key, sequence, true);
-      if (this.#writeThrough !== undefined || this.#writeBehind !== undefined) {
-        this.#writeFailures += 1;
-      }
-      throw error;
+    state.lastWriteSequence = this.#sequence;
+    state.runningCount += 1;
+    state.writingCount += 1;
+    const previous = state.writeTail;
+    const run = (): Promise<void> => this.#applyWrite(key, value, signal);
+    const written = previous === undefined ? run() : previous.then(run);
+    const tail: Promise<void> = written.then(
+      () => this.#endWrite(key, state, tail),
+      () => this.#endWrite(key, state, tail),
+    );
+    state.writeTail = tail;
+    return written;
+  }
+
+  async #applyWrite(key: K, value: V | undefined, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted === true) {
+      throw abortError(signal);
     }
-    if (this.#writeThrough !== undefined || this.#writeBehind !== undefined) {
+    const writeThrough = this.#writeThrough;
+    const writeBehind = this.#writeBehind;
+    if (writeThrough !== undefined || writeBehind !== undefined) {
+      try {
+        if (writeThrough !== undefined) {
+          await (value === undefined
+            ? writeThrough.delete(key, signal)
+            : writeThrough.write(key, value, signal));
+        } else if (writeBehind !== undefined) {
+          await (value === undefined ? writeBehind.delete(key) : writeBehind.set(key, value));
+        }
+      } catch (error) {
+        this.#writeFailures += 1;
+        throw error;
+      }
       this.#writes += 1;
     }
-    if (!this.#end(key, sequence, true)) {
-      // A newer write of this key began meanwhile; it owns the cache entry.
-      return;
-    }
+    // Once the store has the write, the cache follows it even if the caller has aborted
+    // meanwhile: otherwise the cache would keep a value the store replaced.
     if (value === undefined) {
       this.#cache.delete(key);
     } else {
       this.#bloomFilter?.add(key as string | number);
       this.#store(key, value, this.#clock.nowMs(), 0);
     }
+  }
+
+  #endWrite(key: K, state: KeyState, tail: Promise<void>): void {
+    state.writingCount -= 1;
+    if (state.writeTail === tail) {
+      state.writeTail = undefined;
+    }
+    this.#release(key, state);
   }
 
   /**

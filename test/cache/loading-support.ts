@@ -62,12 +62,14 @@ export class Origin {
   readonly loader: Loader<string, number> = (key, { signal }) => {
     this.loads.push({ key, atMs: this.scheduler.clock.nowMs() });
     this.lastSignal = signal;
+    // The origin reads its value when the load starts; the answer arrives loadDelayMs later.
     const failing = this.failing;
+    const value = this.values.get(key);
     const answer = (): number | undefined => {
       if (failing) {
         throw new Error(`origin failed for ${key}`);
       }
-      return this.values.get(key);
+      return value;
     };
     if (this.loadDelayMs === 0) {
       return answer();
@@ -99,8 +101,7 @@ export type SetupOptions = {
 };
 
 /** A loading cache over a real LRU Cache on a virtual scheduler, and its origin. */
-export function setup(options: SetupOptions = {}) {
-  const scheduler = new VirtualScheduler();
+export function setup(options: SetupOptions = {}, scheduler = new VirtualScheduler()) {
   const cache = new Cache<string, LoadingCacheEntry<number>>({
     maxEntries: 1_000,
     policy: 'lru',
