@@ -18,6 +18,7 @@ import {
   type LabScenarioId,
   labModeIds,
   labScenarioIds,
+  quickLabCheckBudget,
   quickLabTiming,
   renderLabReportHtml,
   runLab,
@@ -164,6 +165,7 @@ export function parseLabArguments(args: readonly string[]): LabArguments {
     options: {
       seed,
       timing: quick ? quickLabTiming : defaultLabTiming,
+      ...(quick ? { checkBudget: quickLabCheckBudget } : {}),
       ...(modes === undefined ? {} : { modes }),
       ...(scenarios === undefined ? {} : { scenarios }),
     },

@@ -20,6 +20,7 @@ export {
   labIds,
   labTableHeaders,
   labTableRows,
+  quickLabCheckBudget,
   quickLabTiming,
   runLab,
   runLabCell,

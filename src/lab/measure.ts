@@ -7,9 +7,11 @@
 
 import {
   type CheckOptions,
+  checkCausalConsistency,
   checkLinearizability,
   checkMonotonicReads,
   checkReadYourWrites,
+  checkSequentialConsistency,
   describeOperation,
   kvModel,
   type Operation,
@@ -38,6 +40,8 @@ export type LabAnomalyKind =
   | 'stale-read'
   | 'lost-write'
   | 'not-linearizable'
+  | 'not-sequential'
+  | 'not-causal'
   | 'read-your-writes'
   | 'monotonic-reads';
 
@@ -57,6 +61,15 @@ export interface LabAnomaly {
 export interface LabConsistency {
   /** `checkLinearizability` with the key-value model (per key). */
   readonly linearizable: LabVerdict;
+  /**
+   * Sequential consistency, a process being one client. `ok` without a search when the
+   * history is linearizable, `violation` without a search when it is not causally
+   * consistent (sequential consistency implies causal consistency); otherwise
+   * `checkSequentialConsistency` with the key-value model within its step budget.
+   */
+  readonly sequential: LabVerdict;
+  /** `checkCausalConsistency`, sessions as for read-your-writes. */
+  readonly causal: LabVerdict;
   /** `checkReadYourWrites`, a session being one client (across its process ids). */
   readonly readYourWrites: LabVerdict;
   /** `checkMonotonicReads`, sessions as above. */
@@ -67,6 +80,13 @@ export interface LabConsistency {
 export interface LabCheckBudget {
   /** Steps of the linearizability search, all keys together. Default 10,000,000 (the checker's own default). */
   readonly linearizableStepCountMax?: number;
+  /**
+   * Steps of the sequential consistency search, run only when neither linearizability
+   * nor a causal violation decides it. Default 500,000 (about half a second on a
+   * history of the default run); the search is NP-complete and not local, so it often
+   * ends `unknown`.
+   */
+  readonly sequentialStepCountMax?: number;
 }
 
 /** Nearest-rank percentile of ascending `sorted`; `undefined` when empty. */
@@ -263,9 +283,53 @@ export function checkConsistency(
     }
     return result.verdict;
   };
+  const causal = checkCausalConsistency(sessions, { violationCountMax: 1 });
+  if (causal.verdict === 'violation') {
+    const first = causal.violations[0];
+    if (first !== undefined) {
+      anomalies.push({
+        kind: 'not-causal',
+        timeMs: Math.max(...first.operations.map((operation) => operation.invokeTime)),
+        message: first.message,
+        operations: first.operations,
+      });
+    }
+  }
+  let sequential: LabVerdict;
+  if (linear.verdict === 'ok') {
+    sequential = 'ok';
+  } else if (causal.verdict === 'violation') {
+    sequential = 'violation';
+  } else {
+    const result = checkSequentialConsistency(
+      kvModel(),
+      keyValue.map((operation) => ({
+        ...operation,
+        session: Number(operation.process) % clientCount,
+      })),
+      { stepCountMax: budget.sequentialStepCountMax ?? 500_000 },
+    );
+    sequential = result.verdict;
+    if (result.verdict === 'violation') {
+      const blocking = original(operations, result.explanation.blocking);
+      anomalies.push({
+        kind: 'not-sequential',
+        timeMs: blocking.invokeTime,
+        message: result.explanation.message,
+        operations: [
+          ...result.explanation.linearized
+            .slice(-3)
+            .map((step) => original(operations, step.operation)),
+          blocking,
+        ],
+      });
+    }
+  }
   return {
     consistency: {
       linearizable: linear.verdict,
+      sequential,
+      causal: causal.verdict,
       readYourWrites: session('read-your-writes', checkReadYourWrites),
       monotonicReads: session('monotonic-reads', checkMonotonicReads),
     },

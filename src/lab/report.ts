@@ -237,7 +237,7 @@ ${renderTable(report)}
 <dt>overwr</dt><dd>Ok writes whose value no replica holds at the end although they were not lost: every surviving write of the key overlapped them in time, so a conflict was resolved against them without anyone reading them. In parentheses, the mode's own count (concurrentWritesOverwritten, multi-leader LWW).</dd>
 <dt>confl</dt><dd>Ok reads whose reply carried two or more siblings (concurrent versions surfaced to the client).</dd>
 <dt>diverged</dt><dd>Keys on which, after the settle time that follows the workload, two replicas that hold a value for the key hold different values (a replica that holds nothing for the key, such as a leaderless non-owner, is left out). Anti-entropy, read repair and log catch-up bring it to 0.</dd>
-<dt>lin, ryw, mr</dt><dd>distkit/check verdicts on the whole history: linearizability (per key, key-value model), read-your-writes and monotonic reads (a session is one client). ✓ holds, ✗ violated, ? undecided within the step budget.</dd>
+<dt>lin, seq, causal, ryw, mr</dt><dd>distkit/check verdicts on the whole history: linearizability (per key, key-value model), sequential consistency (✓ without a search when linearizable, ✗ without a search when not causal, else a search within its step budget), causal consistency, read-your-writes and monotonic reads (a session is one client). ✓ holds, ✗ violated, ? undecided within the step budget.</dd>
 </dl>
 <h2>Modes</h2><dl class="columns">${modes}</dl>
 <h2>Scenarios</h2><dl class="columns">${scenarios}</dl>

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Operation } from '../../src/check/index.js';
-import { lostWrites, percentile, staleReads, timeSeries } from '../../src/lab/index.js';
+import {
+  checkConsistency,
+  lostWrites,
+  percentile,
+  staleReads,
+  timeSeries,
+} from '../../src/lab/index.js';
 
 let nextProcess = 0;
 function write(key: string, value: number, invokeTime: number, returnTime?: number): Operation {
@@ -78,5 +84,56 @@ describe('lab measures', () => {
         [200, 0, 0, undefined],
       ],
     );
+  });
+
+  it('consistency verdicts: a stale read is sequential and causal but not linearizable; a reader seeing two writes of one writer out of order is neither', () => {
+    /** An operation of client `process` (sessions are process % 2 here). */
+    const op = (process: number, fields: Partial<Operation>): Operation =>
+      ({ process, status: 'ok', ...fields }) as Operation;
+    const linearizable = [
+      op(0, { kind: 'write', key: 'k', input: 1, invokeTime: 0, returnTime: 10 }),
+      op(1, { kind: 'read', key: 'k', output: 1, invokeTime: 20, returnTime: 30 }),
+    ];
+    const fine = checkConsistency(linearizable, 2);
+    assert.deepEqual(
+      [fine.consistency.linearizable, fine.consistency.sequential, fine.consistency.causal],
+      ['ok', 'ok', 'ok'],
+    );
+
+    // Client 1 reads nothing after client 0's write completed: ordering the read first
+    // explains it, so only real time is broken.
+    const stale = [
+      op(0, { kind: 'write', key: 'k', input: 1, invokeTime: 0, returnTime: 10 }),
+      op(1, { kind: 'read', key: 'k', output: null, invokeTime: 20, returnTime: 30 }),
+    ];
+    const staleVerdicts = checkConsistency(stale, 2);
+    assert.deepEqual(
+      [
+        staleVerdicts.consistency.linearizable,
+        staleVerdicts.consistency.sequential,
+        staleVerdicts.consistency.causal,
+      ],
+      ['violation', 'ok', 'ok'],
+    );
+
+    // Client 0 writes 1 then 2; client 1 reads 2 then 1: no order keeps both programs, and
+    // the second read goes against the causal order 1 -> 2 that the first read revealed.
+    const reordered = [
+      op(0, { kind: 'write', key: 'k', input: 1, invokeTime: 0, returnTime: 10 }),
+      op(0, { kind: 'write', key: 'k', input: 2, invokeTime: 20, returnTime: 30 }),
+      op(1, { kind: 'read', key: 'k', output: 2, invokeTime: 40, returnTime: 50 }),
+      op(1, { kind: 'read', key: 'k', output: 1, invokeTime: 60, returnTime: 70 }),
+    ];
+    const broken = checkConsistency(reordered, 2);
+    assert.deepEqual(
+      [broken.consistency.linearizable, broken.consistency.sequential, broken.consistency.causal],
+      ['violation', 'violation', 'violation'],
+    );
+    assert.ok(broken.anomalies.some((anomaly) => anomaly.kind === 'not-causal'));
+
+    // With causality out of the picture (a budget of one step), the search alone decides
+    // nothing: the verdict is unknown, never a guess.
+    const undecided = checkConsistency(stale, 2, { sequentialStepCountMax: 1 });
+    assert.equal(undecided.consistency.sequential, 'unknown');
   });
 });
