@@ -372,6 +372,15 @@ export class Cache<K, V> {
     return this.#used;
   }
 
+  /**
+   * W-TinyLFU only: the admission window's current budget (entries, or weight), which the
+   * hill climber moves; undefined for the other policies.
+   */
+  get windowMax(): number | undefined {
+    const policy = this.#policy;
+    return policy instanceof WindowTinyLfuPolicy ? policy.windowMax : undefined;
+  }
+
   /** This instance's id on the invalidation bus ('' without a bus). */
   get origin(): string {
     return this.#origin;

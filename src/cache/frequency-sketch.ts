@@ -90,8 +90,7 @@ export class FrequencySketch {
   /** Sightings between two agings. */
   readonly sampleSize: number;
   readonly #table: Uint32Array;
-  readonly #rowMask: number;
-  readonly #rowWords: number;
+  readonly #blockMask: number;
   readonly #doorkeeper: Uint32Array;
   readonly #doorkeeperMask: number;
   #sightings = 0;
@@ -107,13 +106,14 @@ export class FrequencySketch {
       options.sampleSize ?? 10 * entryCount,
       { min: 1 },
     );
-    const rowCounters = Math.min(nextPowerOfTwo(Math.max(64, 4 * entryCount)), 1 << 24);
-    this.#rowMask = rowCounters - 1;
-    this.#rowWords = rowCounters / 8;
-    this.#table = new Uint32Array(this.#rowWords * 4);
-    const doorkeeperBits = Math.min(nextPowerOfTwo(Math.max(256, 4 * this.sampleSize)), 1 << 28);
-    this.#doorkeeperMask = doorkeeperBits - 1;
-    this.#doorkeeper = new Uint32Array(doorkeeperBits / 32);
+    // A block is four words; a key's four counters are one nibble in each word of its
+    // block, so an update touches one cache line.
+    const blocks = Math.min(nextPowerOfTwo(Math.max(16, entryCount)), 1 << 24);
+    this.#blockMask = blocks - 1;
+    this.#table = new Uint32Array(blocks * 4);
+    const doorkeeperWords = Math.min(nextPowerOfTwo(Math.max(8, this.sampleSize / 4)), 1 << 23);
+    this.#doorkeeperMask = doorkeeperWords - 1;
+    this.#doorkeeper = new Uint32Array(doorkeeperWords);
   }
 
   /** How many times the sketch has aged (halved its counters). */
@@ -123,27 +123,22 @@ export class FrequencySketch {
 
   /** Records one sighting of the key with `hash`. */
   increment(hash: number): void {
-    const second = mix32(hash) | 1;
+    const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
     const door = this.#doorkeeper;
-    const d1 = hash & this.#doorkeeperMask;
-    const d2 = second & this.#doorkeeperMask;
-    const w1 = d1 >>> 5;
-    const w2 = d2 >>> 5;
-    const m1 = 1 << (d1 & 31);
-    const m2 = 1 << (d2 & 31);
-    if (((door[w1] as number) & m1) === 0 || ((door[w2] as number) & m2) === 0) {
-      door[w1] = (door[w1] as number) | m1;
-      door[w2] = (door[w2] as number) | m2;
+    const doorWord = (hash >>> 8) & this.#doorkeeperMask;
+    const doorBits = (1 << (second & 31)) | (1 << ((second >>> 5) & 31));
+    const held = door[doorWord] as number;
+    if ((held & doorBits) !== doorBits) {
+      door[doorWord] = held | doorBits;
     } else {
       const table = this.#table;
-      const mask = this.#rowMask;
+      const block = (hash & this.#blockMask) << 2;
       for (let row = 0; row < 4; row += 1) {
-        const counter = (hash + row * second) & mask;
-        const word = row * this.#rowWords + (counter >>> 3);
-        const shift = (counter & 7) << 2;
-        const value = ((table[word] as number) >>> shift) & 15;
-        if (value < 15) {
-          table[word] = (table[word] as number) + (1 << shift);
+        const word = block + row;
+        const shift = ((second >>> (10 + 3 * row)) & 7) << 2;
+        const value = table[word] as number;
+        if (((value >>> shift) & 15) !== 15) {
+          table[word] = value + (1 << shift);
         }
       }
     }
@@ -155,25 +150,20 @@ export class FrequencySketch {
 
   /** The estimated sightings of the key with `hash` in the recent past (0 to 16). */
   frequency(hash: number): number {
-    const second = mix32(hash) | 1;
+    const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
     const table = this.#table;
-    const mask = this.#rowMask;
+    const block = (hash & this.#blockMask) << 2;
     let estimate = 15;
     for (let row = 0; row < 4; row += 1) {
-      const counter = (hash + row * second) & mask;
-      const word = row * this.#rowWords + (counter >>> 3);
-      const value = ((table[word] as number) >>> ((counter & 7) << 2)) & 15;
+      const value =
+        ((table[block + row] as number) >>> (((second >>> (10 + 3 * row)) & 7) << 2)) & 15;
       if (value < estimate) {
         estimate = value;
       }
     }
-    const door = this.#doorkeeper;
-    const d1 = hash & this.#doorkeeperMask;
-    const d2 = second & this.#doorkeeperMask;
-    const held =
-      ((door[d1 >>> 5] as number) & (1 << (d1 & 31))) !== 0 &&
-      ((door[d2 >>> 5] as number) & (1 << (d2 & 31))) !== 0;
-    return held ? estimate + 1 : estimate;
+    const doorBits = (1 << (second & 31)) | (1 << ((second >>> 5) & 31));
+    const held = this.#doorkeeper[(hash >>> 8) & this.#doorkeeperMask] as number;
+    return (held & doorBits) === doorBits ? estimate + 1 : estimate;
   }
 
   /** Forgets everything. */

@@ -5,7 +5,9 @@
  * one, is at the front; a map from each count to the last entry with that count lets a
  * use move an entry to the end of the next count's group in O(1).
  *
- * Tie-break: least recently used within the lowest count. Under a weight bound the victim
+ * Tie-break: least recently used within the lowest count. The entry being stored is
+ * never its own victim (unless it is alone), as if the victim were chosen before it
+ * came in. Under a weight bound the victim
  * is the same entry whatever its weight, and eviction repeats until the total fits.
  * Counts are forgotten when an entry leaves.
  *
@@ -24,6 +26,8 @@ export class LfuPolicy extends EvictionPolicy {
   #counts: Int32Array;
   /** For each use count, the most recently used entry with that count. */
   readonly #lastOfCount = new Map<number, number>();
+  /** The slot inserted last, spared by `victim()`. */
+  #newest = -1;
 
   constructor(capacity: number, slotCount: number) {
     super(capacity, slotCount);
@@ -42,6 +46,7 @@ export class LfuPolicy extends EvictionPolicy {
   }
 
   insert(slot: number, _key: unknown, weight: number): void {
+    this.#newest = slot;
     this.weights[slot] = weight;
     this.#counts[slot] = 1;
     const last = this.#lastOfCount.get(1);
@@ -80,7 +85,13 @@ export class LfuPolicy extends EvictionPolicy {
   }
 
   victim(): number {
-    const slot = this.next[list] as number;
+    // The entry just inserted is spared while there is another: the cache evicts after
+    // storing, and a newcomer (count 1) would otherwise be the victim whenever every
+    // other entry had been used twice, freezing the cache.
+    let slot = this.next[list] as number;
+    if (slot === this.#newest && this.next[slot] !== list) {
+      slot = this.next[slot] as number;
+    }
     this.remove(slot);
     return slot;
   }

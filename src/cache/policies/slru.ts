@@ -3,7 +3,8 @@
  * entries used again. A new entry enters probation; a hit there promotes it to protected,
  * whose least recently used entries are demoted back to probation while protected holds
  * more than `protectedFraction` of the capacity (default 80%). The victim is probation's
- * least recently used entry, or protected's when probation is empty. Under a weight
+ * least recently used entry, or protected's when probation is empty (the entry being
+ * stored does not count: it is never its own victim unless it is alone). Under a weight
  * bound the segments are budgeted in weight, and eviction repeats until the total fits.
  *
  * @module
@@ -23,6 +24,7 @@ export class SlruPolicy extends EvictionPolicy {
   readonly protectedMax: number;
   #segment: Int32Array;
   #protectedWeight = 0;
+  #newest = -1;
 
   constructor(capacity: number, slotCount: number, protectedFraction: number) {
     super(capacity, slotCount);
@@ -38,6 +40,7 @@ export class SlruPolicy extends EvictionPolicy {
   }
 
   insert(slot: number, _key: unknown, weight: number): void {
+    this.#newest = slot;
     this.weights[slot] = weight;
     this.#segment[slot] = probation;
     pushMru(this.prev, this.next, probation, slot);
@@ -77,8 +80,16 @@ export class SlruPolicy extends EvictionPolicy {
   }
 
   victim(): number {
-    const head = this.next[probation] as number;
-    const slot = head !== probation ? head : (this.next[protectedList] as number);
+    // The entry just inserted is spared while there is another, as if the victim had
+    // been chosen before it came in.
+    const next = this.next;
+    let slot = next[probation] as number;
+    if (slot === probation || (slot === this.#newest && next[slot] === probation)) {
+      const protectedHead = next[protectedList] as number;
+      if (protectedHead !== protectedList || slot === probation) {
+        slot = protectedHead;
+      }
+    }
     this.remove(slot);
     return slot;
   }
