@@ -441,14 +441,20 @@ describe('policy behaviour', () => {
       const cache = new Cache<number, number>({ maxEntries: 20, policy });
       for (let round = 0; round < 3; round += 1) {
         for (let key = 0; key < 10; key += 1) {
-          if (cache.get(key) === undefined) cache.set(key, key);
+          if (cache.get(key) === undefined) {
+            cache.set(key, key);
+          }
         }
       }
       for (let key = 1000; key < 1100; key += 1) {
-        if (cache.get(key) === undefined) cache.set(key, key);
+        if (cache.get(key) === undefined) {
+          cache.set(key, key);
+        }
       }
       let kept = 0;
-      for (let key = 0; key < 10; key += 1) kept += cache.has(key) ? 1 : 0;
+      for (let key = 0; key < 10; key += 1) {
+        kept += cache.has(key) ? 1 : 0;
+      }
       return kept;
     };
     assert.equal(run('arc'), 10);
@@ -464,14 +470,20 @@ describe('policy behaviour', () => {
     cache.removed(({ reason }) => reasons.push(reason));
     for (let round = 0; round < 5; round += 1) {
       for (let key = 0; key < 90; key += 1) {
-        if (cache.get(key) === undefined) cache.set(key, key);
+        if (cache.get(key) === undefined) {
+          cache.set(key, key);
+        }
       }
     }
     for (let key = 1000; key < 2000; key += 1) {
-      if (cache.get(key) === undefined) cache.set(key, key);
+      if (cache.get(key) === undefined) {
+        cache.set(key, key);
+      }
     }
     let kept = 0;
-    for (let key = 0; key < 90; key += 1) kept += cache.has(key) ? 1 : 0;
+    for (let key = 0; key < 90; key += 1) {
+      kept += cache.has(key) ? 1 : 0;
+    }
     assert.ok(kept >= 85, `kept ${kept} of 90 frequent keys`);
     assert.ok(reasons.filter((reason) => reason === 'rejected').length > 800);
   });
@@ -484,13 +496,17 @@ describe('policy behaviour', () => {
     let next = 0;
     for (let step = 0; step < 40_000; step += 1) {
       const key = random.float() < 0.5 ? next++ : Math.max(0, next - 1 - random.integer(0, 60));
-      if (recent.get(key) === undefined) recent.set(key, key);
+      if (recent.get(key) === undefined) {
+        recent.set(key, key);
+      }
     }
     // Frequency: a fixed hot set under a stream of one-time keys.
     const frequent = new Cache<number, number>({ maxEntries: 100, random });
     for (let step = 0; step < 40_000; step += 1) {
       const key = random.float() < 0.5 ? random.integer(0, 79) : 1_000_000 + step;
-      if (frequent.get(key) === undefined) frequent.set(key, key);
+      if (frequent.get(key) === undefined) {
+        frequent.set(key, key);
+      }
     }
     assert.ok(windowOf(recent) > 10, `recency window ${windowOf(recent)}`);
     assert.ok(windowOf(frequent) < windowOf(recent));
