@@ -110,7 +110,11 @@ export interface WriteThroughStore<K, V> {
 
 /** Options for {@link LoadingCache}. */
 export interface LoadingCacheOptions<K, V> {
-  /** The cache that holds the entries, for example `new Cache({ maxEntries: 10_000 })`. */
+  /**
+   * The cache that holds the entries, for example `new Cache({ maxEntries: 10_000 })`.
+   * Leave its `ttlMs` and `ttlJitter` unset: the loading layer gives each entry its TTL
+   * (and jitter) itself, and a shorter TTL from the Cache would drop entries early.
+   */
   readonly cache: LoadingCacheStore<K, V>;
   /** The loader of read-through `get`; without it only `getOrLoad` loads. */
   readonly loader?: Loader<K, V>;

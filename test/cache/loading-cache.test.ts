@@ -127,6 +127,35 @@ describe('LoadingCache reads', () => {
     assert.equal(loading.stats.loadFailures, 1);
   });
 
+  it('treats a loader that throws synchronously as a failed load', async () => {
+    const { loading, cache } = setup({ loader: undefined });
+    const failure = new Error('bad key');
+    await assert.rejects(
+      loading.getOrLoad('a', () => {
+        throw failure;
+      }),
+      (error) => error === failure,
+    );
+    assert.equal(cache.size, 0);
+    assert.equal(loading.stats.loadFailures, 1);
+    assert.equal(loading.loadingCount, 0);
+  });
+
+  it('keeps values forever with ttlMs Infinity, and never refreshes them early', async () => {
+    const { scheduler, origin, loading, cache } = setup({
+      ttlMs: Number.POSITIVE_INFINITY,
+      earlyRefreshBeta: 1,
+      staleWhileRevalidateMs: 100,
+    });
+    origin.values.set('a', 1);
+    await loading.get('a');
+    assert.equal(cache.ttlMsOf('a'), Number.POSITIVE_INFINITY);
+    await advance(scheduler, 1e9);
+    assert.equal(await loading.get('a'), 1);
+    assert.equal(origin.loads.length, 1);
+    assert.equal(loading.stats.earlyRefreshes, 0);
+  });
+
   it('keeps the entry its hard TTL: fresh time plus the longer stale window', async () => {
     const { cache, origin, loading } = setup({
       staleWhileRevalidateMs: 300,
