@@ -92,7 +92,11 @@ export {
   storeProcessLayout,
   storeStateFileName,
 } from './store-process.js';
-export { StoreHttpApi, type StoreHttpApiOptions } from './store-process-http.js';
+export {
+  StoreHttpApi,
+  type StoreHttpApiOptions,
+  storeSessionHeader,
+} from './store-process-http.js';
 export {
   StoreSession,
   type StoreSessionOptions,

@@ -10,7 +10,14 @@
  * | `GET /v1/status` | | 200 the node's {@link StoreProcessStatus} |
  *
  * `LEVEL` is a consistency level of the store; without it, the strongest level the mode
- * offers. Failures are JSON `{"code","message",...}`: 400 bad input (an unknown level, a
+ * offers.
+ *
+ * Sessions: a request without a `Distkit-Session` header uses the node's own session, so
+ * read-your-writes and monotonic reads hold for the clients of one node taken together.
+ * A client that wants a session of its own sends the header (empty the first time): the
+ * request then uses that session, and a 200 answer carries the session advanced by it in
+ * its own `Distkit-Session` header, to send with the next request, to any node. A header
+ * that is not a session is refused with 400 `INVALID_ARGUMENT`. Failures are JSON `{"code","message",...}`: 400 bad input (an unknown level, a
  * bad key), 404 unknown path, 405, 413 body too large, 422
  * `CONSISTENCY_LEVEL_UNSUPPORTED` (the mode cannot give that level; `levelsOffered`
  * lists those it can), 503 `UNAVAILABLE` with `Retry-After` (nothing was applied; a retry
@@ -41,6 +48,7 @@ import {
   levelsOffered,
 } from './sharded-store.js';
 import type { StoreProcess } from './store-process.js';
+import { StoreSession } from './store-session.js';
 
 /** Options of {@link StoreHttpApi.listen}. */
 export interface StoreHttpApiOptions {
@@ -53,6 +61,16 @@ export interface StoreHttpApiOptions {
 }
 
 const kvPrefix = '/v1/kv/';
+
+/** The header that carries a client's own session (see the module's notes). */
+export const storeSessionHeader = 'distkit-session';
+
+/** The advanced session of a request that carried one, as response headers. */
+function sessionHeaders(options: StoreRequestOptions): Record<string, string> | undefined {
+  return options.session === undefined
+    ? undefined
+    : { [storeSessionHeader]: options.session.toString() };
+}
 
 /** The answers for the store's own errors. */
 function answerOf(error: unknown): HttpFailure | undefined {
@@ -152,7 +170,19 @@ export class StoreHttpApi {
     return closeServer(this.#server);
   }
 
-  #requestOptions(query: URLSearchParams): StoreRequestOptions {
+  #requestOptions(query: URLSearchParams, request: IncomingMessage): StoreRequestOptions {
+    const sessionHeader = request.headers[storeSessionHeader];
+    let session: StoreSession | undefined;
+    if (sessionHeader !== undefined) {
+      try {
+        session = StoreSession.parse(Array.isArray(sessionHeader) ? '\u0000' : sessionHeader);
+      } catch (error) {
+        throw new HttpFailure(400, {
+          code: 'INVALID_ARGUMENT',
+          message: `The ${storeSessionHeader} header is not a session the store gave (send it back unchanged, once): ${(error as Error).message}`,
+        });
+      }
+    }
     const level = query.get('consistency') ?? this.#defaultLevel;
     if (!consistencyLevels.includes(level as ConsistencyLevel)) {
       throw new HttpFailure(400, {
@@ -180,6 +210,7 @@ export class StoreHttpApi {
     return {
       consistency: level as ConsistencyLevel,
       ...(stalenessMsMax === undefined ? {} : { stalenessMsMax }),
+      ...(session === undefined ? {} : { session }),
     };
   }
 
@@ -190,16 +221,22 @@ export class StoreHttpApi {
       const key = decodeKey(path.slice(kvPrefix.length), request);
       if (method === 'PUT') {
         const body = await readBody(request, this.#bodyBytesMax);
-        const options = this.#requestOptions(query);
+        const options = this.#requestOptions(query, request);
         const result = await this.#node.write(key, body.toString('utf8'), options);
         if (result.status !== 'ok') {
           throw failureOf(result);
         }
-        send(response, 200, { key, replica: result.replica, attemptCount: result.attemptCount });
+        send(
+          response,
+          200,
+          { key, replica: result.replica, attemptCount: result.attemptCount },
+          sessionHeaders(options),
+        );
         return;
       }
       if (method === 'GET') {
-        const result = await this.#node.read(key, this.#requestOptions(query));
+        const options = this.#requestOptions(query, request);
+        const result = await this.#node.read(key, options);
         if (result.status !== 'ok') {
           throw failureOf(result);
         }
@@ -211,10 +248,15 @@ export class StoreHttpApi {
           ...(result.stalenessMs === undefined ? {} : { stalenessMs: result.stalenessMs }),
           attemptCount: result.attemptCount,
         };
-        send(response, body.value === null ? 404 : 200, {
-          ...(body.value === null ? { code: 'KEY_NOT_FOUND' } : {}),
-          ...body,
-        });
+        send(
+          response,
+          body.value === null ? 404 : 200,
+          {
+            ...(body.value === null ? { code: 'KEY_NOT_FOUND' } : {}),
+            ...body,
+          },
+          sessionHeaders(options),
+        );
         return;
       }
       request.resume();
