@@ -5,8 +5,10 @@
  * shard) is SIGKILLed while writes are in flight and restarted on the same data folders;
  * then every acknowledged write must be readable at `linearizable` through any node, and
  * no write answered 503 (nothing applied) may be. Then all five are SIGKILLed at once and
- * restarted, and the same holds again: only the nodes' state files can bring writes back. Run for `consensus` and
- * `leader-follower-sync`, the modes that promise no acknowledged write is lost.
+ * restarted, and the same holds again: only the nodes' checkpoints and write-ahead logs
+ * can bring writes back. Run for `consensus` and `leader-follower-sync`, the modes that
+ * promise no acknowledged write is lost. A negative control removes every node's
+ * checkpoint and log while all five are down: the same check must then report lost writes.
  *
  * The seed (printed; `DISTKIT_SIM_SEED` replays it) picks the victims and the writers'
  * nodes; real time still varies, so it reproduces the plan, not the interleaving.
@@ -14,12 +16,15 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startArgs } from '../../src/cli/process-tools.js';
 import { SeededRandom } from '../../src/core/index.js';
-import type { ShardModeKind } from '../../src/store/index.js';
+import { type ShardModeKind, storeStateFileName } from '../../src/store/index.js';
+import { storeWalDirectoryName } from '../../src/store/store-durable-log.js';
 import { freePorts, temporaryFolder } from './support.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -112,6 +117,47 @@ async function call(port: number, method: string, path: string, body?: string): 
   }
 }
 
+/** Every acknowledged write is there, read at linearizable through a random node; what is not. */
+async function check(
+  nodes: readonly Node[],
+  random: SeededRandom,
+  acknowledged: ReadonlyMap<string, string>,
+  refused: ReadonlySet<string>,
+  phase: string,
+): Promise<string[]> {
+  const deadline = performance.now() + 20_000;
+  const missing: string[] = [];
+  const keys = [...acknowledged.keys(), ...refused];
+  for (let start = 0; start < keys.length; start += 16) {
+    await Promise.all(
+      keys.slice(start, start + 16).map(async (key) => {
+        for (;;) {
+          const node = random.pick(nodes);
+          const answer = await call(
+            node.httpPort,
+            'GET',
+            `/v1/kv/${encodeURIComponent(key)}?consistency=linearizable`,
+          );
+          if (answer.status === 200 || answer.status === 404) {
+            const value = answer.status === 200 ? answer.body['value'] : null;
+            const expected = acknowledged.get(key) ?? null;
+            if (value !== expected) {
+              missing.push(`${phase}: ${key}: read ${String(value)}, expected ${String(expected)}`);
+            }
+            return;
+          }
+          if (performance.now() > deadline) {
+            missing.push(`${phase}: ${key}: no answer (${JSON.stringify(answer)})`);
+            return;
+          }
+          await sleep(50);
+        }
+      }),
+    );
+  }
+  return missing;
+}
+
 interface RunReport {
   readonly acknowledged: number;
   readonly refused: number;
@@ -122,7 +168,20 @@ interface RunReport {
   readonly durationMs: number;
 }
 
-async function runScenario(mode: ShardModeKind, seed: number): Promise<RunReport> {
+/**
+ * The negative control of the whole-cluster phase: every node's checkpoint and
+ * write-ahead log are removed while all five are down, as if the nodes ignored their
+ * state. The minority phase is skipped; the check must then report lost writes.
+ */
+interface ScenarioOptions {
+  readonly forgetState?: boolean;
+}
+
+async function runScenario(
+  mode: ShardModeKind,
+  seed: number,
+  options: ScenarioOptions = {},
+): Promise<RunReport & { readonly missing: readonly string[] }> {
   const started = performance.now();
   const random = new SeededRandom({ seed });
   const folder = temporaryFolder('distkit-store-process-');
@@ -175,6 +234,31 @@ async function runScenario(mode: ShardModeKind, seed: number): Promise<RunReport
       await Promise.all(Array.from({ length: 6 }, (_, index) => writer(index, until)));
     };
     await writers(2_000);
+    if (options.forgetState === true) {
+      await Promise.all(nodes.map((node) => killNode(node)));
+      for (const node of nodes) {
+        rmSync(join(folder.path, node.id, storeStateFileName), { force: true });
+        rmSync(join(folder.path, node.id, storeWalDirectoryName), { recursive: true, force: true });
+      }
+      await Promise.all(nodes.map((node) => startNode(node, peers, folder.path, mode)));
+      const missing = await check(
+        nodes,
+        random,
+        acknowledged,
+        refused,
+        'after all five forgot their state',
+      );
+      return {
+        acknowledged: acknowledged.size,
+        refused: refused.size,
+        unknown,
+        otherFailures,
+        victims: [],
+        leaderVictimShards: [],
+        durationMs: Math.round(performance.now() - started),
+        missing,
+      };
+    }
     // The victims: a node that leads some shard now, and one more at random.
     const leaders = new Map<string, string[]>();
     for (const node of nodes) {
@@ -214,47 +298,25 @@ async function runScenario(mode: ShardModeKind, seed: number): Promise<RunReport
     );
     down.clear();
     await writers(1_500);
-    // Every acknowledged write is there, read at linearizable through a random node.
-    const check = async (phase: string): Promise<string[]> => {
-      const deadline = performance.now() + 20_000;
-      const missing: string[] = [];
-      const keys = [...acknowledged.keys(), ...refused];
-      for (let start = 0; start < keys.length; start += 16) {
-        await Promise.all(
-          keys.slice(start, start + 16).map(async (key) => {
-            for (;;) {
-              const node = random.pick(nodes);
-              const answer = await call(
-                node.httpPort,
-                'GET',
-                `/v1/kv/${encodeURIComponent(key)}?consistency=linearizable`,
-              );
-              if (answer.status === 200 || answer.status === 404) {
-                const value = answer.status === 200 ? answer.body['value'] : null;
-                const expected = acknowledged.get(key) ?? null;
-                if (value !== expected) {
-                  missing.push(
-                    `${phase}: ${key}: read ${String(value)}, expected ${String(expected)}`,
-                  );
-                }
-                return;
-              }
-              if (performance.now() > deadline) {
-                missing.push(`${phase}: ${key}: no answer (${JSON.stringify(answer)})`);
-                return;
-              }
-              await sleep(50);
-            }
-          }),
-        );
-      }
-      return missing;
-    };
-    const missing = await check('after the minority restarted');
+    const missing = await check(
+      nodes,
+      random,
+      acknowledged,
+      refused,
+      'after the minority restarted',
+    );
     // Then the whole cluster at once: only the state files can bring the writes back.
     await Promise.all(nodes.map((node) => killNode(node)));
     await Promise.all(nodes.map((node) => startNode(node, peers, folder.path, mode)));
-    missing.push(...(await check('after all five were killed and restarted')));
+    missing.push(
+      ...(await check(
+        nodes,
+        random,
+        acknowledged,
+        refused,
+        'after all five were killed and restarted',
+      )),
+    );
     const report: RunReport = {
       acknowledged: acknowledged.size,
       refused: refused.size,
@@ -271,7 +333,7 @@ async function runScenario(mode: ShardModeKind, seed: number): Promise<RunReport
         .map((node) => `${node.id}: ${node.log.slice(0, 20).join('\n')}`)
         .join('\n')}`,
     );
-    return report;
+    return { ...report, missing };
   } finally {
     await Promise.all(nodes.map((node) => killNode(node)));
     folder.remove();
@@ -285,7 +347,7 @@ describe('the partitioned store as real processes', () => {
     it(`${mode}: SIGKILL of 2 of 5 nodes (a shard leader among them) loses no acknowledged write`, {
       timeout: 60_000,
     }, async () => {
-      const report = await runScenario(mode, seed);
+      const { missing: _missing, ...report } = await runScenario(mode, seed);
       console.log(`store-process ${mode} seed ${seed}: ${JSON.stringify(report)}`);
       assert.ok(
         report.acknowledged > 20,
@@ -293,4 +355,15 @@ describe('the partitioned store as real processes', () => {
       );
     });
   }
+
+  it('negative control: nodes that lose their checkpoint and log lose acknowledged writes, and the check sees it', {
+    timeout: 60_000,
+  }, async () => {
+    const report = await runScenario('consensus', seed, { forgetState: true });
+    assert.ok(report.acknowledged > 20, `enough writes were acknowledged (${report.acknowledged})`);
+    assert.ok(
+      report.missing.length > report.acknowledged / 2,
+      `the whole-cluster check reports the lost writes (${report.missing.length} of ${report.acknowledged})`,
+    );
+  });
 });
