@@ -159,6 +159,13 @@ export interface CacheStats {
 }
 
 const noTags: readonly string[] = [];
+const capacityIndex = 0;
+const rejectedIndex = 1;
+const expiredIndex = 2;
+const invalidatedIndex = 3;
+const replacedIndex = 4;
+const deletedIndex = 5;
+const clearedIndex = 6;
 
 function createPolicy<K, V>(
   name: CachePolicy,
@@ -246,6 +253,7 @@ export class Cache<K, V> {
   #nextSlot = slotBase;
   #slotCount: number;
   readonly #lru: LruPolicy | null;
+  readonly #tinyLfu: WindowTinyLfuPolicy | null;
   readonly #policy: EvictionPolicy;
   #used = 0;
 
@@ -330,7 +338,10 @@ export class Cache<K, V> {
     this.#values = new Array(this.#slotCount).fill(undefined);
     this.#free = new Int32Array(this.#slotCount);
     this.#policy = createPolicy(this.policy, this.capacity, this.#slotCount, options, this.#random);
+    // The two policies that must be fastest get call sites of their own, which stay
+    // monomorphic however many policies a program uses.
     this.#lru = this.#policy instanceof LruPolicy ? this.#policy : null;
+    this.#tinyLfu = this.#policy instanceof WindowTinyLfuPolicy ? this.#policy : null;
     if (this.#ttlMs !== Number.POSITIVE_INFINITY) {
       this.#expiry = new ExpiryHeap(this.#slotCount);
     }
@@ -395,7 +406,7 @@ export class Cache<K, V> {
     }
     const expiry = this.#expiry;
     if (expiry !== null && (expiry.expiresAtMs[slot] as number) <= this.#clock.nowMs()) {
-      this.#removeSlot(slot, 'expired');
+      this.#removeSlot(slot, expiredIndex);
       this.#misses += 1;
       return undefined;
     }
@@ -404,7 +415,12 @@ export class Cache<K, V> {
     if (lru !== null) {
       lru.access(slot);
     } else {
-      this.#policy.access(slot);
+      const tinyLfu = this.#tinyLfu;
+      if (tinyLfu !== null) {
+        tinyLfu.access(slot);
+      } else {
+        this.#policy.access(slot);
+      }
     }
     return this.#values[slot];
   }
@@ -487,7 +503,7 @@ export class Cache<K, V> {
 
   /** Removes `key`'s entry; true if a live one was there. */
   delete(key: K): boolean {
-    const found = this.#deleteKey(key, 'deleted');
+    const found = this.#deleteKey(key, deletedIndex);
     if (this.#bus !== undefined) {
       this.#publish({ kind: 'key', key: String(key), origin: this.#origin });
     }
@@ -686,7 +702,12 @@ export class Cache<K, V> {
     if (lru !== null) {
       lru.insert(slot, key, weight);
     } else {
-      this.#policy.insert(slot, key, weight);
+      const tinyLfu = this.#tinyLfu;
+      if (tinyLfu !== null) {
+        tinyLfu.insert(slot, key, weight);
+      } else {
+        this.#policy.insert(slot, key, weight);
+      }
     }
     if (this.#used > this.capacity) {
       this.#evict();
@@ -716,7 +737,7 @@ export class Cache<K, V> {
     }
     const policy = this.#policy;
     this.#used += weight - (policy.weights[slot] as number);
-    this.#count('replaced', this.#keys[slot] as K, old);
+    this.#count(replacedIndex, this.#keys[slot] as K, old);
     policy.reweigh(slot, weight);
     if (this.#used > this.capacity) {
       this.#evict();
@@ -731,15 +752,30 @@ export class Cache<K, V> {
   }
 
   #evict(): void {
+    const lru = this.#lru;
+    if (lru !== null) {
+      while (this.#used > this.capacity) {
+        this.#release(lru.victim(), capacityIndex);
+      }
+      return;
+    }
+    const tinyLfu = this.#tinyLfu;
+    if (tinyLfu !== null) {
+      while (this.#used > this.capacity) {
+        const slot = tinyLfu.victim();
+        this.#release(slot, tinyLfu.rejected ? rejectedIndex : capacityIndex);
+      }
+      return;
+    }
     const policy = this.#policy;
     while (this.#used > this.capacity) {
       const slot = policy.victim();
-      this.#release(slot, policy.rejected ? 'rejected' : 'capacity');
+      this.#release(slot, policy.rejected ? rejectedIndex : capacityIndex);
     }
   }
 
   /** Frees `slot`, already unlinked from the policy, and reports its removal. */
-  #release(slot: number, reason: CacheRemovalReason): void {
+  #release(slot: number, reason: number): void {
     const key = this.#keys[slot] as K;
     const value = this.#values[slot] as V;
     this.#index.delete(key);
@@ -758,26 +794,25 @@ export class Cache<K, V> {
     this.#count(reason, key, value);
   }
 
-  #count(reason: CacheRemovalReason, key: K, value: V): void {
-    const index = cacheRemovalReasons.indexOf(reason);
-    this.#removals[index] = (this.#removals[index] as number) + 1;
+  #count(reason: number, key: K, value: V): void {
+    this.#removals[reason] = (this.#removals[reason] as number) + 1;
     if (this.#removed.listenerCount !== 0) {
-      this.#removed.emit({ key, value, reason });
+      this.#removed.emit({ key, value, reason: cacheRemovalReasons[reason] as CacheRemovalReason });
     }
   }
 
-  #removeSlot(slot: number, reason: CacheRemovalReason): void {
+  #removeSlot(slot: number, reason: number): void {
     this.#policy.remove(slot);
     this.#release(slot, reason);
   }
 
-  #deleteKey(key: K, reason: CacheRemovalReason): boolean {
+  #deleteKey(key: K, reason: number): boolean {
     const slot = this.#index.get(key);
     if (slot === undefined) {
       return false;
     }
     const live = !this.#isExpired(slot);
-    this.#removeSlot(slot, live ? reason : 'expired');
+    this.#removeSlot(slot, live ? reason : expiredIndex);
     return live;
   }
 
@@ -793,7 +828,7 @@ export class Cache<K, V> {
       if (slot < 0) {
         break;
       }
-      this.#removeSlot(slot, 'expired');
+      this.#removeSlot(slot, expiredIndex);
       removed += 1;
     }
     return removed;
@@ -845,7 +880,7 @@ export class Cache<K, V> {
     }
     let removed = 0;
     for (const key of [...keys]) {
-      if (this.#deleteKey(key, 'invalidated')) {
+      if (this.#deleteKey(key, invalidatedIndex)) {
         removed += 1;
       }
     }
@@ -861,7 +896,7 @@ export class Cache<K, V> {
     }
     let removed = 0;
     for (const key of matching) {
-      if (this.#deleteKey(key, 'invalidated')) {
+      if (this.#deleteKey(key, invalidatedIndex)) {
         removed += 1;
       }
     }
@@ -870,8 +905,7 @@ export class Cache<K, V> {
 
   #clearAll(): void {
     if (this.#removed.listenerCount !== 0 || this.#index.size > 0) {
-      const cleared = this.#removals[cacheRemovalReasons.indexOf('cleared')] as number;
-      this.#removals[cacheRemovalReasons.indexOf('cleared')] = cleared + this.#index.size;
+      this.#removals[clearedIndex] = (this.#removals[clearedIndex] as number) + this.#index.size;
       if (this.#removed.listenerCount !== 0) {
         for (const [key, slot] of this.#index) {
           this.#removed.emit({ key, value: this.#values[slot] as V, reason: 'cleared' });
@@ -903,10 +937,10 @@ export class Cache<K, V> {
     switch (event.kind) {
       case 'key': {
         // Keys travel as strings: try the string itself, then the number it spells.
-        if (!this.#deleteKey(event.key as K, 'invalidated')) {
+        if (!this.#deleteKey(event.key as K, invalidatedIndex)) {
           const asNumber = Number(event.key);
           if (String(asNumber) === event.key) {
-            this.#deleteKey(asNumber as K, 'invalidated');
+            this.#deleteKey(asNumber as K, invalidatedIndex);
           }
         }
         return;

@@ -2,15 +2,16 @@
  * A compact, aging estimate of how often each key was seen: the frequency filter of
  * TinyLFU (Einziger, Friedman and Manes, 2017).
  *
- * - A count-min sketch of 4-bit counters (eight per 32-bit word), four rows of 4 ×
- *   `entryCount` counters (rounded up to a power of two, at most 2^24), each row
- *   indexed by a different hash of the key: the estimate is the smallest of the four
- *   counters, so collisions can only overestimate. Counters saturate at 15.
- * - A doorkeeper in front of it: a bit set (a Bloom filter with two probes, four bits
- *   per sighting of a sample period, at most 2^28 bits). A
+ * - A count-min sketch of 4-bit counters, eight per 32-bit word: a key's four counters
+ *   are one nibble in each of four words, chosen by a second hash, the estimate is the
+ *   smallest of them, so collisions can only overestimate. Counters saturate at 15.
+ * - A doorkeeper in front of it: a Bloom filter with two probes into 128 bits. A
  *   key's first sighting in a period only sets its doorkeeper bits; later sightings
  *   increment the counters. One-hit wonders, most keys of a long-tailed workload, so
  *   never reach the counters. The doorkeeper adds 1 to the estimate of a key it holds.
+ * - Layout: one 32-byte block per key hash (`entryCount` blocks, rounded up to a power
+ *   of two, at most 2^23), holding the four counter words and the doorkeeper bits, so
+ *   an update touches one block of memory rather than five scattered words.
  * - Aging: after `sampleSize` sightings (ten times the expected entry count) every
  *   counter is halved and the doorkeeper cleared, so the estimate follows the recent
  *   popularity of keys rather than their whole history.
@@ -89,10 +90,12 @@ export function hashKey(key: unknown, seed = 0): number {
 export class FrequencySketch {
   /** Sightings between two agings. */
   readonly sampleSize: number;
+  /**
+   * Blocks of eight words, one block per key: words 0-3 hold the key's four counters (one
+   * nibble in each), words 4-7 its doorkeeper bits. An update touches one 32-byte block.
+   */
   readonly #table: Uint32Array;
   readonly #blockMask: number;
-  readonly #doorkeeper: Uint32Array;
-  readonly #doorkeeperMask: number;
   #sightings = 0;
   #agings = 0;
 
@@ -106,14 +109,9 @@ export class FrequencySketch {
       options.sampleSize ?? 10 * entryCount,
       { min: 1 },
     );
-    // A block is four words; a key's four counters are one nibble in each word of its
-    // block, so an update touches one cache line.
-    const blocks = Math.min(nextPowerOfTwo(Math.max(16, entryCount)), 1 << 24);
+    const blocks = Math.min(nextPowerOfTwo(Math.max(16, entryCount)), 1 << 23);
     this.#blockMask = blocks - 1;
-    this.#table = new Uint32Array(blocks * 4);
-    const doorkeeperWords = Math.min(nextPowerOfTwo(Math.max(8, this.sampleSize / 4)), 1 << 23);
-    this.#doorkeeperMask = doorkeeperWords - 1;
-    this.#doorkeeper = new Uint32Array(doorkeeperWords);
+    this.#table = new Uint32Array(blocks * 8);
   }
 
   /** How many times the sketch has aged (halved its counters). */
@@ -124,22 +122,37 @@ export class FrequencySketch {
   /** Records one sighting of the key with `hash`. */
   increment(hash: number): void {
     const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
-    const door = this.#doorkeeper;
-    const doorWord = (hash >>> 8) & this.#doorkeeperMask;
-    const doorBits = (1 << (second & 31)) | (1 << ((second >>> 5) & 31));
-    const held = door[doorWord] as number;
-    if ((held & doorBits) !== doorBits) {
-      door[doorWord] = held | doorBits;
+    const table = this.#table;
+    const block = (hash & this.#blockMask) << 3;
+    const door1 = block + 4 + ((second >>> 5) & 3);
+    const bit1 = 1 << (second & 31);
+    const door2 = block + 4 + ((second >>> 12) & 3);
+    const bit2 = 1 << ((second >>> 7) & 31);
+    const held1 = table[door1] as number;
+    const held2 = table[door2] as number;
+    if ((held1 & bit1) === 0 || (held2 & bit2) === 0) {
+      table[door1] = held1 | bit1;
+      table[door2] = (table[door2] as number) | bit2;
     } else {
-      const table = this.#table;
-      const block = (hash & this.#blockMask) << 2;
-      for (let row = 0; row < 4; row += 1) {
-        const word = block + row;
-        const shift = ((second >>> (10 + 3 * row)) & 7) << 2;
-        const value = table[word] as number;
-        if (((value >>> shift) & 15) !== 15) {
-          table[word] = value + (1 << shift);
-        }
+      const shift0 = ((second >>> 14) & 7) << 2;
+      const shift1 = ((second >>> 17) & 7) << 2;
+      const shift2 = ((second >>> 20) & 7) << 2;
+      const shift3 = ((second >>> 23) & 7) << 2;
+      const word0 = table[block] as number;
+      const word1 = table[block + 1] as number;
+      const word2 = table[block + 2] as number;
+      const word3 = table[block + 3] as number;
+      if (((word0 >>> shift0) & 15) !== 15) {
+        table[block] = word0 + (1 << shift0);
+      }
+      if (((word1 >>> shift1) & 15) !== 15) {
+        table[block + 1] = word1 + (1 << shift1);
+      }
+      if (((word2 >>> shift2) & 15) !== 15) {
+        table[block + 2] = word2 + (1 << shift2);
+      }
+      if (((word3 >>> shift3) & 15) !== 15) {
+        table[block + 3] = word3 + (1 << shift3);
       }
     }
     this.#sightings += 1;
@@ -152,33 +165,37 @@ export class FrequencySketch {
   frequency(hash: number): number {
     const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
     const table = this.#table;
-    const block = (hash & this.#blockMask) << 2;
-    let estimate = 15;
-    for (let row = 0; row < 4; row += 1) {
-      const value =
-        ((table[block + row] as number) >>> (((second >>> (10 + 3 * row)) & 7) << 2)) & 15;
-      if (value < estimate) {
-        estimate = value;
-      }
-    }
-    const doorBits = (1 << (second & 31)) | (1 << ((second >>> 5) & 31));
-    const held = this.#doorkeeper[(hash >>> 8) & this.#doorkeeperMask] as number;
-    return (held & doorBits) === doorBits ? estimate + 1 : estimate;
+    const block = (hash & this.#blockMask) << 3;
+    const estimate = Math.min(
+      ((table[block] as number) >>> (((second >>> 14) & 7) << 2)) & 15,
+      ((table[block + 1] as number) >>> (((second >>> 17) & 7) << 2)) & 15,
+      ((table[block + 2] as number) >>> (((second >>> 20) & 7) << 2)) & 15,
+      ((table[block + 3] as number) >>> (((second >>> 23) & 7) << 2)) & 15,
+    );
+    const held =
+      ((table[block + 4 + ((second >>> 5) & 3)] as number) & (1 << (second & 31))) !== 0 &&
+      ((table[block + 4 + ((second >>> 12) & 3)] as number) & (1 << ((second >>> 7) & 31))) !== 0;
+    return held ? estimate + 1 : estimate;
   }
 
   /** Forgets everything. */
   clear(): void {
     this.#table.fill(0);
-    this.#doorkeeper.fill(0);
     this.#sightings = 0;
   }
 
   #age(): void {
     const table = this.#table;
-    for (let index = 0; index < table.length; index += 1) {
-      table[index] = ((table[index] as number) >>> 1) & 0x77777777;
+    for (let block = 0; block < table.length; block += 8) {
+      table[block] = ((table[block] as number) >>> 1) & 0x77777777;
+      table[block + 1] = ((table[block + 1] as number) >>> 1) & 0x77777777;
+      table[block + 2] = ((table[block + 2] as number) >>> 1) & 0x77777777;
+      table[block + 3] = ((table[block + 3] as number) >>> 1) & 0x77777777;
+      table[block + 4] = 0;
+      table[block + 5] = 0;
+      table[block + 6] = 0;
+      table[block + 7] = 0;
     }
-    this.#doorkeeper.fill(0);
     this.#sightings = 0;
     this.#agings += 1;
   }
