@@ -6,7 +6,10 @@
  *
  * Durability is explicit: {@link ReplicaCore.durableState} is what the replica has on
  * stable storage at this instant (what a crash keeps); a replica restarted after a crash
- * is built from it and from nothing else.
+ * is built from it and from nothing else. {@link ReplicaCore.durableRecords} gives the same
+ * state as keyed records and {@link ReplicaCore.takeDurableChanges} what changed since it
+ * was last asked, so a driver can log changes instead of rewriting the whole state;
+ * {@link applyDurableChanges} folds them back.
  *
  * @module
  */
