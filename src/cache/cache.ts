@@ -686,6 +686,11 @@ export class Cache<K, V> {
     ttlMs: number,
     tags: readonly string[] | undefined,
   ): void {
+    const lru = this.#lru;
+    if (lru !== null && !this.weighted && this.#index.size >= this.capacity) {
+      // Evicting first lets the new entry reuse the victim's slot at once.
+      this.#release(lru.victim(), capacityIndex);
+    }
     const slot = this.#allocate();
     this.#keys[slot] = key;
     this.#values[slot] = value;
@@ -698,7 +703,6 @@ export class Cache<K, V> {
     if (tags !== undefined && tags.length > 0) {
       this.#tag(key, slot, tags);
     }
-    const lru = this.#lru;
     if (lru !== null) {
       lru.insert(slot, key, weight);
     } else {
