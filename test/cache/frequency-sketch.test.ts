@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { FrequencySketch, hashKey } from '../../src/cache/index.js';
+import { isInvalidArgumentError } from '../../src/core/index.js';
+
+describe('FrequencySketch', () => {
+  it('never underestimates within a sample period (count-min), saturating at 16', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 900 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (keys, seed) => {
+          const sketch = new FrequencySketch({ entryCount: 100 });
+          const counts = new Map<number, number>();
+          for (const key of keys) {
+            sketch.increment(hashKey(key, seed));
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+          }
+          assert.equal(sketch.agings, 0);
+          for (const [key, count] of counts) {
+            const estimate = sketch.frequency(hashKey(key, seed));
+            assert.ok(estimate >= Math.min(count, 16), `key ${key}: ${estimate} < ${count}`);
+            assert.ok(estimate <= 16);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('counts a key alone exactly: the doorkeeper takes the first sighting', () => {
+    const sketch = new FrequencySketch({ entryCount: 1_000 });
+    const hash = hashKey('alone');
+    assert.equal(sketch.frequency(hash), 0);
+    sketch.increment(hash);
+    assert.equal(sketch.frequency(hash), 1);
+    for (let i = 0; i < 4; i += 1) {
+      sketch.increment(hash);
+    }
+    assert.equal(sketch.frequency(hash), 5);
+    for (let i = 0; i < 50; i += 1) {
+      sketch.increment(hash);
+    }
+    assert.equal(sketch.frequency(hash), 16);
+  });
+
+  it('keeps one-time keys low: most never-counted keys estimate 0 or 1', () => {
+    const sketch = new FrequencySketch({ entryCount: 1_000 });
+    for (let key = 0; key < 5_000; key += 1) {
+      sketch.increment(hashKey(key));
+    }
+    let low = 0;
+    for (let key = 0; key < 5_000; key += 1) {
+      low += sketch.frequency(hashKey(key)) <= 1 ? 1 : 0;
+    }
+    assert.ok(low > 4_800, `${low} of 5000 one-time keys estimate at most 1`);
+  });
+
+  it('ages: after sampleSize sightings counters halve and the doorkeeper empties', () => {
+    const sketch = new FrequencySketch({ entryCount: 10, sampleSize: 20 });
+    const hot = hashKey('hot');
+    for (let i = 0; i < 11; i += 1) {
+      sketch.increment(hot);
+    }
+    assert.equal(sketch.frequency(hot), 11);
+    for (let i = 0; i < 9; i += 1) {
+      sketch.increment(hashKey(`cold${i}`));
+    }
+    assert.equal(sketch.agings, 1);
+    assert.equal(sketch.frequency(hot), 5, '10 counted sightings halved; doorkeeper cleared');
+  });
+
+  it('validates its options', () => {
+    assert.throws(() => new FrequencySketch({ entryCount: 0 }), isInvalidArgumentError);
+    assert.throws(
+      () => new FrequencySketch({ entryCount: 10, sampleSize: 0 }),
+      isInvalidArgumentError,
+    );
+  });
+});
+
+describe('hashKey', () => {
+  it('is deterministic per seed, differs across seeds, and separates value kinds', () => {
+    assert.equal(hashKey('a', 1), hashKey('a', 1));
+    assert.notEqual(hashKey('a', 1), hashKey('a', 2));
+    assert.notEqual(hashKey(1), hashKey(2));
+    const object = {};
+    assert.equal(hashKey(object), hashKey(object));
+    assert.notEqual(hashKey(object), hashKey({}));
+    assert.equal(typeof hashKey(1.5), 'number');
+    assert.equal(typeof hashKey(10n), 'number');
+  });
+
+  it('spreads sequential integers and strings over the low bits', () => {
+    const buckets = new Array(64).fill(0);
+    for (let key = 0; key < 64_000; key += 1) {
+      buckets[hashKey(key) & 63] += 1;
+      buckets[hashKey(`key:${key}`) & 63] += 1;
+    }
+    assert.ok(buckets.every((count) => count > 1_700 && count < 2_300));
+  });
+});
