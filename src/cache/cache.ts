@@ -46,7 +46,7 @@ export type { CachePolicy } from './policies/policy.js';
  *   invalidation bus;
  * - `replaced`: `set` stored a new value for its key (the event carries the old value);
  * - `deleted`: `delete(key)`;
- * - `cleared`: `clear()`.
+ * - `cleared`: `clear()`, on this instance or, through the invalidation bus, another.
  */
 export type CacheRemovalReason =
   | 'capacity'

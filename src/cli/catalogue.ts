@@ -66,6 +66,10 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
       'A bounded in-process cache: LRU, LFU, SLRU, ARC and W-TinyLFU eviction, TTLs, invalidation',
     capabilities: [
       'Cache: a bound by entry count or by weight, typed errors for bad sizes, weights, TTLs and undefined values',
+      'Eviction policies LRU, LFU (constant time), SLRU, ARC and W-TinyLFU (frequency sketch with doorkeeper and aging, admission window sized by hill climbing), each checked against a reference model',
+      'Per-entry TTLs with jitter, expired entries purged without timers (on read, a sweep during writes, purgeExpired)',
+      'Invalidation by key, tag and prefix, and across instances through an InvalidationBus (LocalInvalidationBus in process)',
+      'Statistics (hits, misses, removals by reason) and a removed event with the reason',
     ],
   },
   {
