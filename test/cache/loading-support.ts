@@ -1,6 +1,6 @@
 // Shared fixture of the loading-cache tests: a LoadingCache over a real Cache, an origin
 // whose loads take virtual time, and helpers to let promises and virtual time run.
-import { Cache } from '../../src/cache/cache.js';
+import { Cache, type CachePolicy } from '../../src/cache/cache.js';
 import {
   type Loader,
   LoadingCache,
@@ -100,11 +100,21 @@ export type SetupOptions = {
     | undefined;
 };
 
-/** A loading cache over a real LRU Cache on a virtual scheduler, and its origin. */
-export function setup(options: SetupOptions = {}, scheduler = new VirtualScheduler()) {
+/**
+ * The Cache policies the core LoadingCache behaviours are run over: LRU and W-TinyLFU (the
+ * Cache's default), whose admission filter could refuse an entry the loading layer stores.
+ */
+export const loadingPolicies: readonly CachePolicy[] = ['lru', 'w-tinylfu'];
+
+/** A loading cache over a real Cache of `policy` (default LRU) on a virtual scheduler, and its origin. */
+export function setup(
+  options: SetupOptions = {},
+  scheduler = new VirtualScheduler(),
+  policy: CachePolicy = 'lru',
+) {
   const cache = new Cache<string, LoadingCacheEntry<number>>({
     maxEntries: 1_000,
-    policy: 'lru',
+    policy,
     clock: scheduler.clock,
     random: new SeededRandom({ seed: 11 }),
   });
@@ -118,4 +128,32 @@ export function setup(options: SetupOptions = {}, scheduler = new VirtualSchedul
     ...options,
   } as LoadingCacheOptions<string, number>);
   return { scheduler, cache, origin, loading };
+}
+
+/** {@link setup} bound to one Cache policy, for suites run over each of {@link loadingPolicies}. */
+export function setupWith(policy: CachePolicy): typeof setup {
+  return (options = {}, scheduler = new VirtualScheduler()) => setup(options, scheduler, policy);
+}
+
+/** The outcome of a promise, filled in when it settles; read it after letting time run. */
+export interface Watched<T> {
+  settled: boolean;
+  value: T | undefined;
+  error: unknown;
+}
+
+/** Watches `promise` without awaiting it (a test can then check it has not settled yet). */
+export function watch<T>(promise: Promise<T>): Watched<T> {
+  const watched: Watched<T> = { settled: false, value: undefined, error: undefined };
+  promise.then(
+    (value) => {
+      watched.settled = true;
+      watched.value = value;
+    },
+    (error: unknown) => {
+      watched.settled = true;
+      watched.error = error;
+    },
+  );
+  return watched;
 }
