@@ -56,6 +56,12 @@ export {
   type WriteThroughStore,
 } from './loading-cache.js';
 export {
+  isLoadingCacheClosedError,
+  isLoadTimeoutError,
+  LoadingCacheClosedError,
+  LoadTimeoutError,
+} from './loading-errors.js';
+export {
   SingleFlight,
   type SingleFlightCallOptions,
   type SingleFlightLoad,

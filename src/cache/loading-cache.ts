@@ -15,6 +15,11 @@
  *   `negativeTtlMs`, and a {@link BloomFilter} in front of the loader answers keys that
  *   cannot exist without a load.
  * - Avalanche: jittered TTLs (`ttlJitter`) and staggered warm-up (`warm`).
+ * - Limits: a load that does not settle within `loadTimeoutMs` is given up (its callers
+ *   reject with {@link LoadTimeoutError}), at most `loadCountMax` keys load at once and at
+ *   most `writeCountMax` writes run or wait at once.
+ * - Lifecycle: after `close()` every call rejects with {@link LoadingCacheClosedError};
+ *   the loads running then are aborted, the writes already accepted finish.
  *
  * Each cached value travels in a {@link LoadingCacheEntry} envelope that records when it
  * was loaded, how long the load took (XFetch's delta) and when it goes stale; the entry's
@@ -26,9 +31,9 @@
  */
 
 import {
-  AbortedError,
   abortError,
   type Clock,
+  type DistkitErrorLike,
   describeValue,
   Emitter,
   type Event,
@@ -41,11 +46,17 @@ import {
   requireNumber,
   requireOptionalSignal,
   requireOptions,
+  type ScheduledTask,
   type Scheduler,
   systemRandom,
   systemScheduler,
 } from '../core/index.js';
 import { type BloomFilter, isBloomFilterKey } from './bloom-filter.js';
+import {
+  isLoadingCacheClosedError,
+  LoadingCacheClosedError,
+  LoadTimeoutError,
+} from './loading-errors.js';
 import { WarmUp, type WarmUpAccess, warmKeyCountMax } from './loading-warm.js';
 import { SingleFlight } from './single-flight.js';
 import type { WriteBehindWriter } from './write-behind.js';
@@ -85,7 +96,11 @@ export interface LoadingCacheStore<K, V> {
 export interface LoaderContext {
   /**
    * Aborts when nobody waits for the load any more (every caller of the shared load
-   * aborted, or a warm-up was cancelled). Background refreshes are never aborted.
+   * aborted, or a warm-up was cancelled; reason an `AbortedError`), when the load runs
+   * past `loadTimeoutMs` (reason a {@link LoadTimeoutError}), or when the cache is closed
+   * (reason a {@link LoadingCacheClosedError}). A loader should stop its work then: what
+   * it returns afterwards is not stored, except after a plain abort, when a value that
+   * still arrives is kept.
    */
   readonly signal: AbortSignal;
 }
@@ -157,6 +172,21 @@ export interface LoadingCacheOptions<K, V> {
   readonly writeBehind?: WriteBehindWriter<K, V>;
   /** Most keys loading at once; one more rejects with `LimitExceededError`. Default 10,000. */
   readonly loadCountMax?: number;
+  /**
+   * How long a load may run, in ms (> 0; `Infinity`: no limit). Default 10,000. Past it the
+   * loader's signal aborts, every caller waiting on the load rejects with
+   * {@link LoadTimeoutError} (or, within `staleIfErrorMs`, gets the stale value), nothing
+   * is stored, the cached entry stays as it was, and the next read starts a new load. It
+   * is what keeps a hung origin from holding a key's single flight, and every later miss
+   * of the key that joins it, forever. The timer runs on `scheduler`.
+   */
+  readonly loadTimeoutMs?: number;
+  /**
+   * Most writes (`set` and `delete`) running or waiting behind an earlier write of their
+   * key, over all keys; one more rejects with `LimitExceededError` and changes nothing.
+   * Default 10,000.
+   */
+  readonly writeCountMax?: number;
   /** Runs warm-up; its clock times loads and entries. Default `systemScheduler`. */
   readonly scheduler?: Scheduler;
   /** Draws TTL jitter, XFetch's u and warm-up jitter. Default a `systemRandom()`. */
@@ -229,6 +259,13 @@ export interface LoadingCacheStats {
   readonly refreshes: number;
   /** Of those, early refreshes of fresh values (XFetch). */
   readonly earlyRefreshes: number;
+  /**
+   * Background refreshes not started because `loadCountMax` keys were loading already; the
+   * read was still answered with the value it had. Not counted in `refreshes`.
+   */
+  readonly refreshesRefused: number;
+  /** Loads that ran past `loadTimeoutMs` (counted in `loadFailures` too). */
+  readonly loadTimeouts: number;
   /** Writes (`set` and `delete`) that reached their store. */
   readonly writes: number;
   /** Writes whose store failed; the cache was left as it was. */
@@ -277,6 +314,16 @@ export type LoadCause = 'miss' | 'stale' | 'early' | 'warm';
 
 /** The outcome of a shared load, as the flight hands it to its callers. */
 type LoadOutcome<V> = V | undefined;
+
+/** A load whose loader has not settled: the handle that the timeout and close() end it by. */
+interface RunningLoad {
+  /**
+   * Ends the load now: aborts the loader's signal with `error`, rejects the load's callers
+   * with it and stores nothing. `failed` counts it as a failed load (a timeout); a load
+   * ended by close() is not the origin's failure.
+   */
+  stop(error: DistkitErrorLike, failed: boolean): void;
+}
 
 /** Operations running on one key; see `LoadingCache.#keyStates`. */
 interface KeyState {
@@ -338,6 +385,10 @@ export class LoadingCache<K, V> {
   readonly negativeTtlMs: number;
   /** XFetch's beta for early refresh (0: off). */
   readonly earlyRefreshBeta: number;
+  /** How long a load may run, in ms (`Infinity`: no limit). */
+  readonly loadTimeoutMs: number;
+  /** Most writes running or waiting at once, over all keys. */
+  readonly writeCountMax: number;
   readonly #cache: LoadingCacheStore<K, V>;
   readonly #loader: Loader<K, V> | undefined;
   readonly #bloomFilter: BloomFilter | undefined;
@@ -360,7 +411,12 @@ export class LoadingCache<K, V> {
   #sequence = 0;
   /** Warm-ups running, so that close() can cancel them. */
   readonly #warmups = new Set<AbortController>();
+  /** Loads whose loader has not settled (at most one per key plus abandoned ones). */
+  readonly #runningLoads = new Set<RunningLoad>();
+  /** Writes running or waiting behind an earlier write of their key. */
+  #writeCount = 0;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   #hits = 0;
   #misses = 0;
@@ -374,6 +430,8 @@ export class LoadingCache<K, V> {
   #staleIfErrorServed = 0;
   #refreshes = 0;
   #earlyRefreshes = 0;
+  #refreshesRefused = 0;
+  #loadTimeouts = 0;
   #writes = 0;
   #writeFailures = 0;
 
@@ -437,6 +495,18 @@ export class LoadingCache<K, V> {
       checked.earlyRefreshBeta,
     );
     this.#staleKeepMs = Math.max(this.staleWhileRevalidateMs, this.staleIfErrorMs);
+    const loadTimeoutMs = checked.loadTimeoutMs ?? 10_000;
+    this.loadTimeoutMs =
+      loadTimeoutMs === Number.POSITIVE_INFINITY
+        ? loadTimeoutMs
+        : requireNumber('LoadingCache options.loadTimeoutMs', loadTimeoutMs, {
+            min: Number.MIN_VALUE,
+          });
+    this.writeCountMax = requireInteger(
+      'LoadingCache options.writeCountMax',
+      checked.writeCountMax ?? 10_000,
+      { min: 1 },
+    );
     const bloomFilter = checked.bloomFilter;
     if (
       bloomFilter !== undefined &&
@@ -532,6 +602,8 @@ export class LoadingCache<K, V> {
       staleIfErrorServed: this.#staleIfErrorServed,
       refreshes: this.#refreshes,
       earlyRefreshes: this.#earlyRefreshes,
+      refreshesRefused: this.#refreshesRefused,
+      loadTimeouts: this.#loadTimeouts,
       writes: this.#writes,
       writeFailures: this.#writeFailures,
     };
@@ -544,7 +616,8 @@ export class LoadingCache<K, V> {
 
   /**
    * Read-through: the value of `key`, loaded with the loader given at construction on a
-   * miss. Throws `InvalidArgumentError` when there is none (use `getOrLoad`).
+   * miss. Throws `InvalidArgumentError` when there is none (use `getOrLoad`). Rejects like
+   * {@link LoadingCache.getOrLoad}.
    */
   get(key: K, options?: LoadingCacheReadOptions): Promise<V | undefined> {
     const loader = this.#loader;
@@ -559,11 +632,18 @@ export class LoadingCache<K, V> {
   }
 
   /**
-   * Cache-aside: the value of `key`, loaded with `loader` on a miss. Concurrent misses of
-   * one key share the first caller's load (and loader). Resolves with `undefined` when the
-   * loader reports "not found" (or the Bloom filter rules the key out); rejects with the
-   * loader's error, unless a stale value within `staleIfErrorMs` can answer, and with the
-   * abort's error when `options.signal` aborts first.
+   * Cache-aside: the value of `key`, loaded with `loader` on a miss. Resolves with
+   * `undefined` when the loader reports "not found" (or the Bloom filter rules the key
+   * out). Rejects with the loader's error or a {@link LoadTimeoutError}, unless a stale
+   * value within `staleIfErrorMs` can answer; with the abort's error when
+   * `options.signal` aborts first; with `LimitExceededError` when `loadCountMax` keys are
+   * loading already; and with {@link LoadingCacheClosedError} after `close()`.
+   *
+   * Single flight: a call that misses while a load of `key` is running joins that load
+   * and gets its outcome; its own `loader` is not called. Concurrent callers that pass
+   * different loaders for one key therefore all get what the first caller's loader
+   * returned: one key must mean one value, whichever loader fetches it. A stale read's
+   * background refresh, likewise, runs the loader of the read that started it.
    */
   getOrLoad(
     key: K,
@@ -603,6 +683,9 @@ export class LoadingCache<K, V> {
         `LoadingCache with a bloomFilter takes string or number keys; got ${describeValue(key)}.`,
       );
     }
+    if (this.#closed) {
+      return Promise.reject(new LoadingCacheClosedError());
+    }
     const nowMs = this.#clock.nowMs();
     const entry = this.#cache.get(key);
     if (entry !== undefined) {
@@ -616,7 +699,6 @@ export class LoadingCache<K, V> {
           !this.#flights.has(key) &&
           this.#xfetch.shouldRecomputeAt(nowMs, entry.freshUntilMs, entry.loadDurationMs)
         ) {
-          this.#earlyRefreshes += 1;
           this.#refresh(key, loader, 'early');
         }
         return Promise.resolve(entry.value);
@@ -652,7 +734,8 @@ export class LoadingCache<K, V> {
 
   /** A read's load failed: answer with the stale value if its window allows, else rethrow. */
   #staleIfError(key: K, error: unknown, signal: AbortSignal | undefined): V | undefined {
-    if (signal?.aborted === true || isAbortedError(error)) {
+    // The caller's own abort and a close() are answers, not origin failures to hide.
+    if (signal?.aborted === true || isAbortedError(error) || isLoadingCacheClosedError(error)) {
       throw error;
     }
     const entry = this.#cache.peek(key);
@@ -670,9 +753,21 @@ export class LoadingCache<K, V> {
     return entry.value;
   }
 
-  /** Starts a background refresh whose outcome no caller waits for. */
+  /**
+   * Starts a background refresh whose outcome no caller waits for, unless `loadCountMax`
+   * keys are loading already: then the read keeps its answer and the refresh is counted
+   * as refused.
+   */
   #refresh(key: K, loader: Loader<K, V>, cause: LoadCause): void {
+    const flights = this.#flights;
+    if (flights.flightCount >= flights.flightCountMax) {
+      this.#refreshesRefused += 1;
+      return;
+    }
     this.#refreshes += 1;
+    if (cause === 'early') {
+      this.#earlyRefreshes += 1;
+    }
     // A failure was counted and reported by #runLoad; the stale entry stays as it was.
     this.#load(key, loader, cause, undefined).catch(() => {});
   }
@@ -691,11 +786,17 @@ export class LoadingCache<K, V> {
     );
   }
 
+  /**
+   * Runs the loader for the flight of `key`. The loader gets a signal of its own, which
+   * follows the flight's signal (every caller gone) and also aborts at `loadTimeoutMs` and
+   * at close(); a load that is ended early settles its flight at once and stores nothing,
+   * whenever its loader settles.
+   */
   #runLoad(
     key: K,
     loader: Loader<K, V>,
     cause: LoadCause,
-    signal: AbortSignal,
+    flightSignal: AbortSignal,
   ): LoadOutcome<V> | Promise<LoadOutcome<V>> {
     // A write waiting in the write-behind queue is newer than anything the origin has.
     const pending = this.#writeBehind?.pending(key);
@@ -707,23 +808,73 @@ export class LoadingCache<K, V> {
     const sequence = this.#beginLoad(key);
     this.#loads += 1;
     const startMs = this.#clock.nowMs();
+    const controller = new AbortController();
+    const onFlightAbort = (): void => controller.abort(flightSignal.reason);
+    flightSignal.addEventListener('abort', onFlightAbort, { once: true });
     let result: V | undefined | PromiseLike<V | undefined>;
     try {
-      result = loader(key, { signal });
+      result = loader(key, { signal: controller.signal });
     } catch (error) {
+      flightSignal.removeEventListener('abort', onFlightAbort);
       this.#loadFailedWith(key, sequence, startMs, error, cause);
       throw error;
     }
     if (!isThenable<V | undefined>(result)) {
+      flightSignal.removeEventListener('abort', onFlightAbort);
       return this.#loadSucceeded(key, sequence, startMs, result, cause);
     }
-    return Promise.resolve(result).then(
-      (value) => this.#loadSucceeded(key, sequence, startMs, value, cause),
-      (error: unknown) => {
-        this.#loadFailedWith(key, sequence, startMs, error, cause);
-        throw error;
-      },
-    );
+    const settling = result;
+    return new Promise<LoadOutcome<V>>((resolve, reject) => {
+      let timer: ScheduledTask | undefined;
+      /** True for the first of: the loader settles, the timeout, close(). */
+      const end = (): boolean => {
+        if (!this.#runningLoads.delete(running)) {
+          return false;
+        }
+        timer?.cancel();
+        flightSignal.removeEventListener('abort', onFlightAbort);
+        return true;
+      };
+      const running: RunningLoad = {
+        stop: (error, failed) => {
+          if (!end()) {
+            return;
+          }
+          controller.abort(error);
+          if (failed) {
+            this.#loadTimeouts += 1;
+            this.#loadFailedWith(key, sequence, startMs, error, cause);
+          } else {
+            this.#endLoad(key, sequence);
+          }
+          reject(error);
+        },
+      };
+      this.#runningLoads.add(running);
+      const timeoutMs = this.loadTimeoutMs;
+      if (timeoutMs !== Number.POSITIVE_INFINITY) {
+        timer = this.#scheduler.schedule(timeoutMs, () => {
+          running.stop(new LoadTimeoutError(timeoutMs), true);
+        });
+      }
+      Promise.resolve(settling).then(
+        (value) => {
+          if (end()) {
+            try {
+              resolve(this.#loadSucceeded(key, sequence, startMs, value, cause));
+            } catch (error) {
+              reject(error);
+            }
+          }
+        },
+        (error: unknown) => {
+          if (end()) {
+            this.#loadFailedWith(key, sequence, startMs, error, cause);
+            reject(error);
+          }
+        },
+      );
+    });
   }
 
   #loadSucceeded(
@@ -860,8 +1011,12 @@ export class LoadingCache<K, V> {
   /**
    * Drops the cached entry of `key` without touching any store; the next read loads, and
    * a load already running (which may have read the old value) does not store its result.
+   * Throws {@link LoadingCacheClosedError} after `close()`.
    */
   invalidate(key: K): void {
+    if (this.#closed) {
+      throw new LoadingCacheClosedError();
+    }
     const state = this.#keyStates.get(key);
     if (state !== undefined) {
       this.#sequence += 1;
@@ -892,6 +1047,20 @@ export class LoadingCache<K, V> {
    * value as the store.
    */
   #write(key: K, value: V | undefined, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new LoadingCacheClosedError());
+    }
+    if (this.#writeCount >= this.writeCountMax) {
+      return Promise.reject(
+        new LimitExceededError(
+          this.writeCountMax,
+          `${this.writeCountMax} writes are already running or waiting behind an earlier ` +
+            'write of their key; the store is slower than the writers. Slow them down, or ' +
+            'raise writeCountMax.',
+        ),
+      );
+    }
+    this.#writeCount += 1;
     const state = this.#stateOf(key);
     this.#sequence += 1;
     // Loads that began before this write will not store what they read.
@@ -941,6 +1110,7 @@ export class LoadingCache<K, V> {
   }
 
   #endWrite(key: K, state: KeyState, tail: Promise<void>): void {
+    this.#writeCount -= 1;
     state.writingCount -= 1;
     if (state.writeTail === tail) {
       state.writeTail = undefined;
@@ -953,7 +1123,8 @@ export class LoadingCache<K, V> {
    * `options.concurrencyMax` at once, so a cold start or a mass expiry does not hit the
    * origin in one burst. Keys already fresh are skipped. Resolves with the counts when
    * every key was handled; a failed key is counted, not thrown. Rejects with the abort's
-   * error when `options.signal` aborts (or `close()` is called) first.
+   * error when `options.signal` aborts first, and with {@link LoadingCacheClosedError}
+   * when the cache is closed before or during the warm-up.
    */
   warm(keys: Iterable<K>, options: LoadingCacheWarmOptions<K, V>): Promise<LoadingCacheWarmResult> {
     const checked = requireOptions('LoadingCache.warm options', options);
@@ -993,7 +1164,7 @@ export class LoadingCache<K, V> {
       list.push(key);
     }
     if (this.#closed) {
-      return Promise.reject(new AbortedError('The LoadingCache is closed.'));
+      return Promise.reject(new LoadingCacheClosedError());
     }
     const access: WarmUpAccess<K, V> = {
       scheduler: this.#scheduler,
@@ -1009,15 +1180,41 @@ export class LoadingCache<K, V> {
   }
 
   /**
-   * Cancels running warm-ups (they reject with `AbortedError`) and closes the write-behind
-   * writer, flushing what it holds; resolves when that flush ends. Reads and writes are
-   * still accepted afterwards (a closed write-behind writer rejects its writes).
+   * Closes the cache for good. From the call on, `get`, `getOrLoad`, `set`, `delete` and
+   * `warm` reject, and `invalidate` throws, with {@link LoadingCacheClosedError}; `peek`
+   * and `stats` still answer. The loads running are aborted: their loaders' signals abort
+   * and their callers (stale-if-error notwithstanding) reject with that error, and nothing
+   * they return is stored, so close() leaves no load and no timer behind. Running
+   * warm-ups reject with it too. The writes already accepted finish: close() waits for
+   * them (and for the writes queued behind them on their keys), then closes the
+   * write-behind writer, which flushes what it holds; it resolves when that flush ends
+   * and rejects if it fails. Calling it again returns the first call's promise.
    */
-  async close(): Promise<void> {
-    this.#closed = true;
-    for (const controller of this.#warmups) {
-      controller.abort(new AbortedError('The LoadingCache was closed during the warm-up.'));
+  close(): Promise<void> {
+    if (this.#closing !== undefined) {
+      return this.#closing;
     }
+    this.#closed = true;
+    const error = new LoadingCacheClosedError();
+    for (const running of [...this.#runningLoads]) {
+      running.stop(error, false);
+    }
+    for (const controller of [...this.#warmups]) {
+      controller.abort(error);
+    }
+    this.#closing = this.#closeWrites();
+    return this.#closing;
+  }
+
+  async #closeWrites(): Promise<void> {
+    const tails: Promise<void>[] = [];
+    for (const state of this.#keyStates.values()) {
+      if (state.writeTail !== undefined) {
+        tails.push(state.writeTail);
+      }
+    }
+    // A tail settles when its write has (either way) and never rejects.
+    await Promise.all(tails);
     if (this.#writeBehind !== undefined) {
       await this.#writeBehind.close();
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
+import { isLoadingCacheClosedError } from '../../src/cache/loading-errors.js';
 import { isAbortedError, isInvalidArgumentError } from '../../src/core/index.js';
 import { advance, settle, setup } from './loading-support.js';
 
@@ -99,11 +100,11 @@ describe('LoadingCache.warm', () => {
       .then(undefined, (error: unknown) => error);
     await advance(scheduler, 150);
     await loading.close();
-    assert.ok(isAbortedError(await outcome));
+    assert.ok(isLoadingCacheClosedError(await outcome), 'the warm-up ends with the close');
     const started = origin.loads.length;
     await advance(scheduler, 1_000);
     assert.equal(origin.loads.length, started);
-    await assert.rejects(loading.warm(['a'], { windowMs: 0 }), isAbortedError);
+    await assert.rejects(loading.warm(['a'], { windowMs: 0 }), isLoadingCacheClosedError);
   });
 
   it('uses options.loader when given, and needs a loader', async () => {

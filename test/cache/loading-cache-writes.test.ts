@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WriteThroughStore } from '../../src/cache/loading-cache.js';
+import { isLoadingCacheClosedError } from '../../src/cache/loading-errors.js';
 import {
   isWriteBehindClosedError,
   isWriteBehindFullError,
@@ -203,7 +204,7 @@ describe('LoadingCache write-behind', () => {
     assert.equal(loading.stats.writeFailures, 1);
   });
 
-  it('close() flushes the writer; later writes are refused', async () => {
+  it('close() flushes the writer; later writes are refused with LoadingCacheClosedError', async () => {
     const batches: number[] = [];
     const scheduler = new VirtualScheduler();
     const writer = new WriteBehindWriter<string, number>({
@@ -218,7 +219,8 @@ describe('LoadingCache write-behind', () => {
     await loading.set('b', 1);
     await loading.close();
     assert.deepEqual(batches, [2]);
-    await assert.rejects(loading.set('c', 1), isWriteBehindClosedError);
+    await assert.rejects(loading.set('c', 1), isLoadingCacheClosedError);
+    await assert.rejects(writer.set('c', 1), isWriteBehindClosedError);
   });
 });
 
