@@ -16,7 +16,7 @@
  *   cannot exist without a load.
  * - Avalanche: jittered TTLs (`ttlJitter`) and staggered warm-up (`warm`).
  * - Limits: a load that does not settle within `loadTimeoutMs` is given up (its callers
- *   reject with {@link LoadTimeoutError}), at most `loadCountMax` keys load at once and at
+ *   reject with {@link LoadTimeoutError}), at most `loadCountMax` loads run at once and at
  *   most `writeCountMax` writes run or wait at once.
  * - Lifecycle: after `close()` every call rejects with {@link LoadingCacheClosedError};
  *   the loads running then are aborted, the writes already accepted finish.
@@ -170,7 +170,11 @@ export interface LoadingCacheOptions<K, V> {
   readonly writeThrough?: WriteThroughStore<K, V>;
   /** Write-behind: `set` and `delete` queue here. Not with `writeThrough`. */
   readonly writeBehind?: WriteBehindWriter<K, V>;
-  /** Most keys loading at once; one more rejects with `LimitExceededError`. Default 10,000. */
+  /**
+   * Most loads running at once; one more rejects with `LimitExceededError`. A load counts
+   * until its loader returns, also after every caller left it (their signals aborted): a
+   * loader that ignores its signal still loads the origin. Default 10,000.
+   */
   readonly loadCountMax?: number;
   /**
    * How long a load may run, in ms (> 0; `Infinity`: no limit). Default 10,000. Past it the
@@ -387,6 +391,8 @@ export class LoadingCache<K, V> {
   readonly earlyRefreshBeta: number;
   /** How long a load may run, in ms (`Infinity`: no limit). */
   readonly loadTimeoutMs: number;
+  /** Most loads running at once. */
+  readonly loadCountMax: number;
   /** Most writes running or waiting at once, over all keys. */
   readonly writeCountMax: number;
   readonly #cache: LoadingCacheStore<K, V>;
@@ -578,13 +584,12 @@ export class LoadingCache<K, V> {
       this.earlyRefreshBeta > 0
         ? new XFetch({ beta: this.earlyRefreshBeta, random, clock: this.#clock })
         : undefined;
-    this.#flights = new SingleFlight<K, LoadOutcome<V>>({
-      flightCountMax: requireInteger(
-        'LoadingCache options.loadCountMax',
-        checked.loadCountMax ?? 10_000,
-        { min: 1 },
-      ),
-    });
+    this.loadCountMax = requireInteger(
+      'LoadingCache options.loadCountMax',
+      checked.loadCountMax ?? 10_000,
+      { min: 1 },
+    );
+    this.#flights = new SingleFlight<K, LoadOutcome<V>>({ flightCountMax: this.loadCountMax });
   }
 
   /** The counters since construction. */
@@ -759,8 +764,7 @@ export class LoadingCache<K, V> {
    * as refused.
    */
   #refresh(key: K, loader: Loader<K, V>, cause: LoadCause): void {
-    const flights = this.#flights;
-    if (flights.flightCount >= flights.flightCountMax) {
+    if (this.#loadSlotsFull()) {
       this.#refreshesRefused += 1;
       return;
     }
@@ -770,6 +774,13 @@ export class LoadingCache<K, V> {
     }
     // A failure was counted and reported by #runLoad; the stale entry stays as it was.
     this.#load(key, loader, cause, undefined).catch(() => {});
+  }
+
+  /** True when one more load would pass `loadCountMax`. */
+  #loadSlotsFull(): boolean {
+    return (
+      this.#flights.flightCount >= this.loadCountMax || this.#runningLoads.size >= this.loadCountMax
+    );
   }
 
   /** Loads `key` through the single flight; stores what the load returns. */
@@ -804,6 +815,15 @@ export class LoadingCache<K, V> {
       const value = pending.kind === 'set' ? pending.value : undefined;
       this.#store(key, value, this.#clock.nowMs(), 0);
       return value;
+    }
+    // Loads whose callers all left still hold the origin until their loaders return.
+    if (this.#runningLoads.size >= this.loadCountMax) {
+      throw new LimitExceededError(
+        this.loadCountMax,
+        `${this.loadCountMax} loads are already running (some perhaps abandoned by their ` +
+          'callers but not yet returned by their loaders); make the loader honour its ' +
+          'signal, lower loadTimeoutMs, or raise loadCountMax.',
+      );
     }
     const sequence = this.#beginLoad(key);
     this.#loads += 1;

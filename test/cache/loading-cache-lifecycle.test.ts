@@ -191,6 +191,28 @@ describe('LoadingCache refresh accounting', () => {
   });
 });
 
+describe('LoadingCache load bound', () => {
+  it('counts a load whose callers all aborted against loadCountMax until its loader returns', async () => {
+    const { scheduler, origin, loading } = setup({ loadCountMax: 1 });
+    origin.values.set('a', 1);
+    origin.values.set('b', 2);
+    // This origin ignores its signal: an abandoned load keeps running for 100 ms.
+    origin.loadDelayMs = 100;
+    const controller = new AbortController();
+    const abandoned = watch(loading.get('a', { signal: controller.signal }));
+    controller.abort();
+    await flush();
+    assert.ok(isAbortedError(abandoned.error), 'the caller left');
+    assert.equal(loading.loadingCount, 0, 'no caller waits on a load');
+    const other = watch(loading.get('b'));
+    await flush();
+    assert.ok(isLimitExceededError(other.error), `b: ${String(other.error)}`);
+    assert.equal(origin.runningCountMax, 1, 'the origin never saw two loads at once');
+    await advance(scheduler, 100);
+    assert.equal(await settle(scheduler, loading.get('b')), 2);
+  });
+});
+
 describe('LoadingCache shared loads', () => {
   it('runs the first caller’s loader for every concurrent caller of a key', async () => {
     const { scheduler, loading } = setup({ loader: undefined });
