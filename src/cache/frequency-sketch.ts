@@ -5,7 +5,7 @@
  * - A count-min sketch of 4-bit counters, eight per 32-bit word: a key's four counters
  *   are one nibble in each of four words, chosen by a second hash, the estimate is the
  *   smallest of them, so collisions can only overestimate. Counters saturate at 15.
- * - A doorkeeper in front of it: a Bloom filter with two probes into 128 bits. A
+ * - A doorkeeper in front of it: a Bloom filter (two bits of one 32-bit word). A
  *   key's first sighting in a period only sets its doorkeeper bits; later sightings
  *   increment the counters. One-hit wonders, most keys of a long-tailed workload, so
  *   never reach the counters. The doorkeeper adds 1 to the estimate of a key it holds.
@@ -96,7 +96,8 @@ export class FrequencySketch {
    */
   readonly #table: Uint32Array;
   readonly #blockMask: number;
-  #sightings = 0;
+  /** Sightings until the next aging. */
+  #sightingsLeft: number;
   #agings = 0;
 
   constructor(options: FrequencySketchOptions) {
@@ -112,6 +113,7 @@ export class FrequencySketch {
     const blocks = Math.min(nextPowerOfTwo(Math.max(16, entryCount)), 1 << 23);
     this.#blockMask = blocks - 1;
     this.#table = new Uint32Array(blocks * 8);
+    this.#sightingsLeft = this.sampleSize;
   }
 
   /** How many times the sketch has aged (halved its counters). */
@@ -124,15 +126,11 @@ export class FrequencySketch {
     const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
     const table = this.#table;
     const block = (hash & this.#blockMask) << 3;
-    const door1 = block + 4 + ((second >>> 5) & 3);
-    const bit1 = 1 << (second & 31);
-    const door2 = block + 4 + ((second >>> 12) & 3);
-    const bit2 = 1 << ((second >>> 7) & 31);
-    const held1 = table[door1] as number;
-    const held2 = table[door2] as number;
-    if ((held1 & bit1) === 0 || (held2 & bit2) === 0) {
-      table[door1] = held1 | bit1;
-      table[door2] = (table[door2] as number) | bit2;
+    const door = block + 4 + ((second >>> 12) & 3);
+    const bits = (1 << (second & 31)) | (1 << ((second >>> 7) & 31));
+    const held = table[door] as number;
+    if ((held & bits) !== bits) {
+      table[door] = held | bits;
     } else {
       const shift0 = ((second >>> 14) & 7) << 2;
       const shift1 = ((second >>> 17) & 7) << 2;
@@ -155,8 +153,8 @@ export class FrequencySketch {
         table[block + 3] = word3 + (1 << shift3);
       }
     }
-    this.#sightings += 1;
-    if (this.#sightings >= this.sampleSize) {
+    this.#sightingsLeft -= 1;
+    if (this.#sightingsLeft === 0) {
       this.#age();
     }
   }
@@ -172,16 +170,15 @@ export class FrequencySketch {
       ((table[block + 2] as number) >>> (((second >>> 20) & 7) << 2)) & 15,
       ((table[block + 3] as number) >>> (((second >>> 23) & 7) << 2)) & 15,
     );
-    const held =
-      ((table[block + 4 + ((second >>> 5) & 3)] as number) & (1 << (second & 31))) !== 0 &&
-      ((table[block + 4 + ((second >>> 12) & 3)] as number) & (1 << ((second >>> 7) & 31))) !== 0;
-    return held ? estimate + 1 : estimate;
+    const bits = (1 << (second & 31)) | (1 << ((second >>> 7) & 31));
+    const held = table[block + 4 + ((second >>> 12) & 3)] as number;
+    return (held & bits) === bits ? estimate + 1 : estimate;
   }
 
   /** Forgets everything. */
   clear(): void {
     this.#table.fill(0);
-    this.#sightings = 0;
+    this.#sightingsLeft = this.sampleSize;
   }
 
   #age(): void {
@@ -196,7 +193,7 @@ export class FrequencySketch {
       table[block + 6] = 0;
       table[block + 7] = 0;
     }
-    this.#sightings = 0;
+    this.#sightingsLeft = this.sampleSize;
     this.#agings += 1;
   }
 }
