@@ -255,6 +255,8 @@ export class Cache<K, V> {
   readonly #lru: LruPolicy | null;
   readonly #tinyLfu: WindowTinyLfuPolicy | null;
   readonly #policy: EvictionPolicy;
+  /** The policy's per-slot weights, read here through a field of one shape. */
+  #weights: Float64Array;
   #used = 0;
 
   readonly #weigh: ((key: K, value: V) => number) | undefined;
@@ -338,6 +340,7 @@ export class Cache<K, V> {
     this.#values = new Array(this.#slotCount).fill(undefined);
     this.#free = new Int32Array(this.#slotCount);
     this.#policy = createPolicy(this.policy, this.capacity, this.#slotCount, options, this.#random);
+    this.#weights = this.#policy.weights;
     // The two policies that must be fastest get call sites of their own, which stay
     // monomorphic however many policies a program uses.
     this.#lru = this.#policy instanceof LruPolicy ? this.#policy : null;
@@ -673,6 +676,7 @@ export class Cache<K, V> {
     this.#values.length = slotCount;
     this.#free = grownInt32(this.#free, slotCount);
     this.#policy.grow(slotCount);
+    this.#weights = this.#policy.weights;
     this.#expiry?.grow(slotCount);
     if (this.#tags !== null) {
       this.#tags.length = slotCount;
@@ -739,10 +743,19 @@ export class Cache<K, V> {
         this.#tag(key, slot, tags);
       }
     }
-    const policy = this.#policy;
-    this.#used += weight - (policy.weights[slot] as number);
+    this.#used += weight - (this.#weights[slot] as number);
     this.#count(replacedIndex, this.#keys[slot] as K, old);
-    policy.reweigh(slot, weight);
+    const lru = this.#lru;
+    if (lru !== null) {
+      lru.reweigh(slot, weight);
+    } else {
+      const tinyLfu = this.#tinyLfu;
+      if (tinyLfu !== null) {
+        tinyLfu.reweigh(slot, weight);
+      } else {
+        this.#policy.reweigh(slot, weight);
+      }
+    }
     if (this.#used > this.capacity) {
       this.#evict();
     }
@@ -785,7 +798,7 @@ export class Cache<K, V> {
     this.#index.delete(key);
     this.#keys[slot] = undefined;
     this.#values[slot] = undefined;
-    this.#used -= this.#policy.weights[slot] as number;
+    this.#used -= this.#weights[slot] as number;
     if (this.#index.size === 0) {
       this.#used = 0;
     }
