@@ -1,9 +1,11 @@
 /**
- * `distkit/cache`: a bounded in-process cache, as fast as the fastest JavaScript LRU,
- * with the eviction policies of the caching research (LRU, LFU, SLRU, ARC and the
- * default W-TinyLFU), bounds by entry count or weight, per-entry TTLs with jitter,
- * invalidation by key, tag and prefix across instances, and statistics and eviction
- * events. It runs on the injected Clock and Random of `distkit/core` and keeps no timers.
+ * `distkit/cache`: a bounded in-process cache with the eviction policies of the caching
+ * research (LRU, LFU, SLRU, ARC and the default W-TinyLFU), bounds by entry count or
+ * weight, per-entry TTLs with jitter, invalidation by key, tag and prefix across
+ * instances, and statistics and eviction events; and the loading layer on top of it
+ * (cache-aside, read-through, write-through, write-behind, single flight, early refresh,
+ * stale windows, negative caching, a Bloom filter). It runs on the injected Clock,
+ * Scheduler and Random of `distkit/core` and keeps no timers of its own.
  *
  * @packageDocumentation
  */
