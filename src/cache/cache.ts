@@ -94,7 +94,21 @@ export interface CacheOptions<K, V> {
    * changes.
    */
   readonly weigh?: (key: K, value: V) => number;
-  /** The eviction policy. Default `'w-tinylfu'`; see docs/cache.md "Choosing a policy". */
+  /**
+   * The eviction policy. Default `'w-tinylfu'`; see docs/cache.md "Choosing a policy".
+   * - `'lru'`: evicts the least recently used entry.
+   * - `'lfu'`: evicts the entry with the fewest uses since it was stored; among equals,
+   *   the least recently used (constant time per operation).
+   * - `'slru'`: new entries in probation, entries used again in a protected segment of
+   *   `protectedFraction` (80%); evicts probation's least recently used entry.
+   * - `'arc'`: Adaptive Replacement Cache (recency and frequency lists sized by ghost
+   *   hits).
+   * - `'w-tinylfu'`: an LRU admission window in front of an SLRU main region; a frequency
+   *   sketch decides whether the window's candidate replaces the main region's victim.
+   *
+   * Under `maxWeight` every policy picks victims in the same order and evicts until the
+   * total fits; the regions of SLRU, ARC and W-TinyLFU are budgeted in weight.
+   */
   readonly policy?: CachePolicy;
   /** Default time to live of an entry, in ms (> 0). Default: entries do not expire. */
   readonly ttlMs?: number;
