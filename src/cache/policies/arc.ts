@@ -122,6 +122,9 @@ export class ArcPolicy extends EvictionPolicy {
   }
 
   reweigh(slot: number, weight: number): void {
+    // An eviction after a new value's weight grew is a plain REPLACE: nothing is pending.
+    this.#pendingSlot = -1;
+    this.#pending = replace;
     this.#unlink(slot);
     this.weights[slot] = weight;
     this.#link(slot, t2);
