@@ -251,10 +251,10 @@ describe('takeDurableChanges and durableRecords', () => {
     take(leader);
     group.send('r1', { kind: 'write', key: 'k-last', value: 'v' });
     const change = take(leader);
-    assert.ok(change !== undefined);
+    assert.ok(change !== undefined, 'the write changed durable state');
     assert.equal(change.upserts.length, 1);
     assert.deepEqual(change.deletes, []);
-    assert.ok(records(leader).records.length >= 501);
+    assert.ok(records(leader).records.length >= 501, 'the log holds every write');
   });
 
   it('applyDurableChanges refuses what is not a keyed state or a change', () => {

@@ -11,15 +11,22 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { isInvalidArgumentError, SeededRandom } from '../../src/core/index.js';
+import { isInvalidArgumentError, ManualClock, SeededRandom } from '../../src/core/index.js';
 import {
   applyDurableChanges,
+  consensus,
   type DurableChanges,
   type KeyedDurableState,
+  type ReplicaCore,
+  type ReplicaCoreFactory,
 } from '../../src/replication/index.js';
 import { isSnapshotCorruptionError, isWalCorruptionError } from '../../src/storage/index.js';
-import type { StoreNodeDurableState } from '../../src/store/index.js';
-import { StoreProcess } from '../../src/store/index.js';
+import {
+  ShardedStoreLayout,
+  StoreNodeCore,
+  type StoreNodeDurableState,
+  StoreProcess,
+} from '../../src/store/index.js';
 import {
   type StoreDurableBatch,
   StoreDurableLog,
@@ -240,7 +247,7 @@ describe('StoreDurableLog: checkpoint + write-ahead log', () => {
       truncateSync(segment, statSync(segment).size - 3);
       opened = await openLog(folder.path);
       assert.equal(opened.recovery.recordCount, 10);
-      assert.ok(opened.recovery.tornBytes > 0);
+      assert.ok(opened.recovery.tornBytes > 0, 'the torn bytes are reported');
       assert.deepEqual(normalized(opened.recovery.state), normalized(kept));
       await opened.log.close();
     } finally {
@@ -403,8 +410,8 @@ describe('StoreProcess on the write-ahead log', () => {
       }
       const status = node.status();
       assert.ok(status.checkpointCount >= 3, `checkpoints: ${status.checkpointCount}`);
-      assert.ok(status.walRecordCount > 0);
-      assert.ok(status.stateWriteCount === status.walRecordCount + status.checkpointCount);
+      assert.ok(status.walRecordCount > 0, 'writes were logged');
+      assert.equal(status.stateWriteCount, status.walRecordCount + status.checkpointCount);
       assert.ok(status.walBytes <= Math.max(16 * 1024, 4 * status.checkpointBytes));
       assert.ok(segmentFiles(folder.path).length <= 3, 'covered segments were deleted');
       await node.close();
@@ -417,4 +424,106 @@ describe('StoreProcess on the write-ahead log', () => {
       folder.remove();
     }
   });
+});
+
+describe('StoreNodeCore: durable records and changes per shard', () => {
+  function layoutOf(factory: ReplicaCoreFactory): ShardedStoreLayout {
+    return new ShardedStoreLayout({
+      nodes: ['n1'],
+      keyspaces: [
+        {
+          name: 'kv',
+          keyPrefix: '',
+          mode: 'consensus',
+          factory,
+          partitioning: { kind: 'hash', shardCount: 2 },
+          replicaCount: 1,
+        },
+      ],
+    });
+  }
+
+  function drive(core: StoreNodeCore, round: number, count: number): void {
+    for (let tick = 0; tick < 40; tick += 1) {
+      core.tick();
+      core.drain();
+    }
+    for (let index = 0; index < count; index += 1) {
+      for (const shard of core.shardIds()) {
+        core.receive('c', {
+          kind: 'store-request',
+          shard,
+          request: {
+            id: `${shard}-${round}-${index}`,
+            client: 'c',
+            operation: { kind: 'write', key: `k${index}`, value: `v${round}-${index}` },
+          },
+        });
+      }
+      core.tick();
+      core.drain();
+    }
+  }
+
+  function fold(boot: StoreNodeDurableState, batches: [string, DurableChanges][][]) {
+    const shards: Record<string, unknown> = { ...boot.shards };
+    for (const batch of batches) {
+      for (const [shard, changes] of batch) {
+        shards[shard] = applyDurableChanges(shards[shard] as KeyedDurableState, [changes]);
+      }
+    }
+    return { shards };
+  }
+
+  for (const [name, factory] of [
+    ['a mode with takeDurableChanges', consensus()],
+    // A replica without the incremental methods is kept whole (its meta is the state).
+    [
+      'a replica without it',
+      (options: Parameters<ReplicaCoreFactory>[0]) => {
+        const replica = consensus()(options);
+        return {
+          id: replica.id,
+          request: (request) => replica.request(request),
+          step: (from, message) => replica.step(from, message),
+          tick: () => replica.tick(),
+          drain: () => replica.drain(),
+          durableState: () => replica.durableState(),
+          metrics: () => replica.metrics(),
+        } satisfies ReplicaCore;
+      },
+    ],
+  ] as const) {
+    it(`${name}: the folded batches give durableRecords(), and a core rebuilt from them holds the writes`, () => {
+      const layout = layoutOf(factory as ReplicaCoreFactory);
+      const options = { id: 'n1', layout, clock: new ManualClock(), tickMs: 10 };
+      const core = new StoreNodeCore({ ...options, random: new SeededRandom({ seed: 3 }) });
+      const boot = structuredClone(core.durableRecords());
+      core.takeDurableChanges();
+      const batches: [string, DurableChanges][][] = [];
+      for (let round = 0; round < 5; round += 1) {
+        drive(core, round, 10);
+        batches.push(structuredClone(core.takeDurableChanges()));
+      }
+      assert.ok(
+        batches.every((batch) => batch.length === 2),
+        'every round changed both shards',
+      );
+      const folded = fold(boot, batches);
+      assert.deepEqual(normalized(folded), normalized(core.durableRecords()));
+      const again = new StoreNodeCore({
+        ...options,
+        random: new SeededRandom({ seed: 3 }),
+        durableState: folded,
+      });
+      assert.deepEqual(
+        again.durableState(),
+        new StoreNodeCore({
+          ...options,
+          random: new SeededRandom({ seed: 3 }),
+          durableState: core.durableState(),
+        }).durableState(),
+      );
+    });
+  }
 });
