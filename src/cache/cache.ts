@@ -226,11 +226,6 @@ function createPolicy<K, V>(
   }
 }
 
-/** A subclass of {@link Cache} specialised for one policy (set by Cache's static block). */
-type CacheClass = new <K, V>(options: CacheOptions<K, V>) => Cache<K, V>;
-let lruCacheClass: CacheClass;
-let tinyLfuCacheClass: CacheClass;
-
 function requirePositiveTtl(name: string, ttlMs: unknown): number {
   if (ttlMs === Number.POSITIVE_INFINITY) {
     return ttlMs;
@@ -258,31 +253,31 @@ function requirePositiveTtl(name: string, ttlMs: unknown): number {
  */
 export class Cache<K, V> {
   /** The policy in use. */
-  readonly policy!: CachePolicy;
+  readonly policy: CachePolicy;
   /** The bound: `maxEntries`, or `maxWeight`. */
-  readonly capacity!: number;
+  readonly capacity: number;
   /** Whether the bound is on weight (`maxWeight`) rather than entries. */
-  readonly weighted!: boolean;
+  readonly weighted: boolean;
 
   readonly #index = new Map<K, number>();
-  #keys!: (K | undefined)[];
-  #values!: (V | undefined)[];
-  #free!: Int32Array;
+  #keys: (K | undefined)[];
+  #values: (V | undefined)[];
+  #free: Int32Array;
   #freeCount = 0;
   #nextSlot = slotBase;
-  #slotCount!: number;
-  readonly #lru!: LruPolicy | null;
-  readonly #tinyLfu!: WindowTinyLfuPolicy | null;
-  readonly #policy!: EvictionPolicy;
+  #slotCount: number;
+  readonly #lru: LruPolicy | null;
+  readonly #tinyLfu: WindowTinyLfuPolicy | null;
+  readonly #policy: EvictionPolicy;
   /** The policy's per-slot weights, read here through a field of one shape. */
-  #weights!: Float64Array;
+  #weights: Float64Array;
   #used = 0;
 
   readonly #weigh: ((key: K, value: V) => number) | undefined;
-  readonly #ttlMs!: number;
-  readonly #ttlJitter!: number;
-  readonly #clock!: Clock;
-  readonly #random!: Random;
+  readonly #ttlMs: number;
+  readonly #ttlJitter: number;
+  readonly #clock: Clock;
+  readonly #random: Random;
   #expiry: ExpiryHeap | null = null;
   #tags: (readonly string[] | undefined)[] | null = null;
   #tagIndex: Map<string, Set<K>> | null = null;
@@ -295,7 +290,7 @@ export class Cache<K, V> {
   readonly #removed = new Emitter<CacheRemoval<K, V>>();
 
   readonly #bus: InvalidationBus | undefined;
-  readonly #origin!: string;
+  readonly #origin: string;
   readonly #subscription: Disposable | undefined;
 
   /** Each entry that leaves the cache, with the reason. Free when nobody listens. */
@@ -308,22 +303,6 @@ export class Cache<K, V> {
         'Cache options',
         'Cache options are required: give maxEntries or maxWeight.',
       );
-    }
-    // Fields are marked definitely assigned (`!`) because of these returns: the subclass's
-    // construction, through this same constructor, assigns them all.
-    if (new.target === Cache) {
-      // LRU and W-TinyLFU caches are instances of subclasses with get and set bodies of
-      // their own: V8 keeps type feedback per function, so each policy's hot path stays
-      // monomorphic (and fully inlined) whichever other policies the program also uses.
-      const policy = options.policy ?? 'w-tinylfu';
-      if (policy === 'lru') {
-        // biome-ignore lint/correctness/noConstructorReturn: the policy's own subclass.
-        return new lruCacheClass<K, V>(options);
-      }
-      if (policy === 'w-tinylfu') {
-        // biome-ignore lint/correctness/noConstructorReturn: the policy's own subclass.
-        return new tinyLfuCacheClass<K, V>(options);
-      }
     }
     const { maxEntries, maxWeight } = options;
     if ((maxEntries === undefined) === (maxWeight === undefined)) {
@@ -1008,167 +987,5 @@ export class Cache<K, V> {
         return;
       }
     }
-  }
-
-  // The policy-specialised subclasses. They are declared inside Cache's body so that they
-  // reach its private fields; each overrides `get` and `set` with bodies of its own for
-  // the common case (no expiry, no weights, no tags, no bus, no `set` options) and falls
-  // back to Cache's general code otherwise. Keep them in step with `get`, `set`,
-  // `#insert`, `#allocate` and `#release` above.
-  static {
-    lruCacheClass = class LruCache<K, V> extends Cache<K, V> {
-      override get(key: K): V | undefined {
-        const slot = this.#index.get(key);
-        if (slot === undefined) {
-          this.#misses += 1;
-          return undefined;
-        }
-        const expiry = this.#expiry;
-        if (expiry !== null && (expiry.expiresAtMs[slot] as number) <= this.#clock.nowMs()) {
-          this.#removeSlot(slot, expiredIndex);
-          this.#misses += 1;
-          return undefined;
-        }
-        this.#hits += 1;
-        (this.#policy as LruPolicy).access(slot);
-        return this.#values[slot];
-      }
-
-      override set(key: K, value: V, options?: CacheSetOptions): this {
-        if (
-          options !== undefined ||
-          value === undefined ||
-          this.weighted ||
-          this.#expiry !== null ||
-          this.#bus !== undefined
-        ) {
-          return super.set(key, value, options);
-        }
-        const index = this.#index;
-        const existing = index.get(key);
-        if (existing !== undefined) {
-          this.#replace(existing, value, 1, Number.POSITIVE_INFINITY, undefined);
-          return this;
-        }
-        const policy = this.#policy as LruPolicy;
-        let slot: number;
-        if (index.size >= this.capacity) {
-          // The victim leaves first and the new entry takes its slot.
-          slot = policy.victim();
-          const oldKey = this.#keys[slot] as K;
-          const oldValue = this.#values[slot] as V;
-          index.delete(oldKey);
-          if (this.#tags !== null && this.#tags[slot] !== undefined) {
-            this.#untag(oldKey, slot);
-          }
-          this.#used -= 1;
-          this.#removals[capacityIndex] = (this.#removals[capacityIndex] as number) + 1;
-          if (this.#removed.listenerCount !== 0) {
-            this.#removed.emit({ key: oldKey, value: oldValue, reason: 'capacity' });
-          }
-        } else if (this.#freeCount > 0) {
-          this.#freeCount -= 1;
-          slot = this.#free[this.#freeCount] as number;
-        } else {
-          if (this.#nextSlot === this.#slotCount) {
-            this.#grow();
-          }
-          slot = this.#nextSlot;
-          this.#nextSlot += 1;
-        }
-        this.#keys[slot] = key;
-        this.#values[slot] = value;
-        index.set(key, slot);
-        this.#used += 1;
-        this.#inserts += 1;
-        policy.insert(slot, key, 1);
-        return this;
-      }
-    };
-
-    tinyLfuCacheClass = class TinyLfuCache<K, V> extends Cache<K, V> {
-      override get(key: K): V | undefined {
-        const slot = this.#index.get(key);
-        if (slot === undefined) {
-          this.#misses += 1;
-          return undefined;
-        }
-        const expiry = this.#expiry;
-        if (expiry !== null && (expiry.expiresAtMs[slot] as number) <= this.#clock.nowMs()) {
-          this.#removeSlot(slot, expiredIndex);
-          this.#misses += 1;
-          return undefined;
-        }
-        this.#hits += 1;
-        (this.#policy as WindowTinyLfuPolicy).access(slot);
-        return this.#values[slot];
-      }
-
-      override set(key: K, value: V, options?: CacheSetOptions): this {
-        if (
-          options !== undefined ||
-          value === undefined ||
-          this.weighted ||
-          this.#expiry !== null ||
-          this.#bus !== undefined
-        ) {
-          return super.set(key, value, options);
-        }
-        const index = this.#index;
-        const existing = index.get(key);
-        if (existing !== undefined) {
-          this.#replace(existing, value, 1, Number.POSITIVE_INFINITY, undefined);
-          return this;
-        }
-        let slot: number;
-        if (this.#freeCount > 0) {
-          this.#freeCount -= 1;
-          slot = this.#free[this.#freeCount] as number;
-        } else {
-          if (this.#nextSlot === this.#slotCount) {
-            this.#grow();
-          }
-          slot = this.#nextSlot;
-          this.#nextSlot += 1;
-        }
-        this.#keys[slot] = key;
-        this.#values[slot] = value;
-        index.set(key, slot);
-        this.#used += 1;
-        this.#inserts += 1;
-        const policy = this.#policy as WindowTinyLfuPolicy;
-        policy.insert(slot, key, 1);
-        if (this.#used > this.capacity) {
-          this.#evictTinyLfu(policy);
-        }
-        return this;
-      }
-
-      #evictTinyLfu(policy: WindowTinyLfuPolicy): void {
-        while (this.#used > this.capacity) {
-          const slot = policy.victim();
-          const reason = policy.rejected ? rejectedIndex : capacityIndex;
-          const key = this.#keys[slot] as K;
-          const value = this.#values[slot] as V;
-          this.#index.delete(key);
-          this.#keys[slot] = undefined;
-          this.#values[slot] = undefined;
-          this.#used -= 1;
-          if (this.#tags !== null && this.#tags[slot] !== undefined) {
-            this.#untag(key, slot);
-          }
-          this.#free[this.#freeCount] = slot;
-          this.#freeCount += 1;
-          this.#removals[reason] = (this.#removals[reason] as number) + 1;
-          if (this.#removed.listenerCount !== 0) {
-            this.#removed.emit({
-              key,
-              value,
-              reason: cacheRemovalReasons[reason] as CacheRemovalReason,
-            });
-          }
-        }
-      }
-    };
   }
 }
