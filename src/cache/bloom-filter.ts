@@ -16,7 +16,7 @@
  * @module
  */
 
-import { describeValue, InvalidArgumentError, requireOptions } from '../core/index.js';
+import { describeValue, InvalidArgumentError, mix32, requireOptions } from '../core/index.js';
 
 /** A key a {@link BloomFilter} accepts. Strings and numbers are never equal to each other. */
 export type BloomFilterKey = string | number;
@@ -44,17 +44,6 @@ const ln2 = Math.LN2;
 // One scratch buffer turns a number into its IEEE-754 bits without an allocation per key.
 const numberScratch = new Float64Array(1);
 const numberWords = new Uint32Array(numberScratch.buffer);
-
-/** The MurmurHash3 finaliser: a bijection on 32-bit integers with full avalanche. */
-function finalMix(input: number): number {
-  let value = input;
-  value ^= value >>> 16;
-  value = Math.imul(value, 0x85eb_ca6b);
-  value ^= value >>> 13;
-  value = Math.imul(value, 0xc2b2_ae35);
-  value ^= value >>> 16;
-  return value >>> 0;
-}
 
 /** Mixes one 32-bit word into a running hash (a multiply-rotate step in Murmur style). */
 function mixWord(hash: number, word: number): number {
@@ -102,8 +91,8 @@ function hashKey(key: BloomFilterKey, out: Uint32Array): void {
     first ^= 8;
     second ^= 8;
   }
-  out[0] = finalMix(first);
-  out[1] = finalMix(second ^ 0x85eb_ca6b);
+  out[0] = mix32(first);
+  out[1] = mix32(second ^ 0x85eb_ca6b);
 }
 
 function checkKey(method: string, key: unknown): asserts key is BloomFilterKey {
@@ -216,20 +205,28 @@ export class BloomFilter {
   }
 
   /**
+   * The key's probe sequence: the first bit index and the step between its bits (double
+   * hashing; the step is never 0), in {@link BloomFilter.#hashes}.
+   */
+  #probe(key: BloomFilterKey): Uint32Array {
+    const hashes = this.#hashes;
+    hashKey(key, hashes);
+    hashes[0] = (hashes[0] as number) % this.bitCount;
+    hashes[1] = (hashes[1] as number) % this.bitCount || 1;
+    return hashes;
+  }
+
+  /**
    * Adds `key`. Returns true when the key was certainly new (it set a bit), false when
    * every one of its bits was already set (added before, or a false positive).
    */
   add(key: BloomFilterKey): boolean {
     checkKey('add', key);
-    const hashes = this.#hashes;
-    hashKey(key, hashes);
+    const hashes = this.#probe(key);
     const bits = this.#bits;
     const bitCount = this.bitCount;
-    let index = (hashes[0] as number) % bitCount;
-    let step = (hashes[1] as number) % bitCount;
-    if (step === 0) {
-      step = 1;
-    }
+    let index = hashes[0] as number;
+    const step = hashes[1] as number;
     let changed = false;
     for (let round = 0; round < this.hashCount; round += 1) {
       const word = index >>> 5;
@@ -257,15 +254,11 @@ export class BloomFilter {
    */
   mightContain(key: BloomFilterKey): boolean {
     checkKey('mightContain', key);
-    const hashes = this.#hashes;
-    hashKey(key, hashes);
+    const hashes = this.#probe(key);
     const bits = this.#bits;
     const bitCount = this.bitCount;
-    let index = (hashes[0] as number) % bitCount;
-    let step = (hashes[1] as number) % bitCount;
-    if (step === 0) {
-      step = 1;
-    }
+    let index = hashes[0] as number;
+    const step = hashes[1] as number;
     for (let round = 0; round < this.hashCount; round += 1) {
       if (((bits[index >>> 5] as number) & (1 << (index & 31))) === 0) {
         return false;

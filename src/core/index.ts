@@ -60,7 +60,7 @@ export {
   type Listener,
 } from './event.js';
 export { type HeapEntry, IndexedHeap } from './indexed-heap.js';
-export { type Random, SeededRandom, type SeededRandomOptions } from './random.js';
+export { mix32, type Random, SeededRandom, type SeededRandomOptions } from './random.js';
 export {
   checkScheduleArguments,
   checkScheduleAtArguments,

@@ -60,8 +60,19 @@ function rotateLeft(value: number, bits: number): number {
   return (value << bits) | (value >>> (32 - bits));
 }
 
-/** The MurmurHash3 finaliser: a bijection on 32-bit integers with full avalanche. */
-function mix32(input: number): number {
+/**
+ * The MurmurHash3 finaliser: a bijection on 32-bit integers in which every input bit
+ * affects every output bit. Returns an unsigned 32-bit integer. The one integer mixer of
+ * distkit: seeds, hash tables, sketches and filters build on it.
+ *
+ * @example
+ * ```ts
+ * import { mix32 } from 'distkit/core';
+ *
+ * console.log(mix32(1) !== mix32(2)); // true
+ * ```
+ */
+export function mix32(input: number): number {
   let value = input;
   value ^= value >>> 16;
   value = Math.imul(value, 0x85eb_ca6b);

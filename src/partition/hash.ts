@@ -16,7 +16,10 @@
  * @module
  */
 
-import { describeValue, InvalidArgumentError, requireInteger } from '../core/index.js';
+import { describeValue, InvalidArgumentError, mix32, requireInteger } from '../core/index.js';
+
+/** The MurmurHash3 finaliser, `mix32` of `distkit/core`, here too for the hashes built on it. */
+export { mix32 };
 
 /** The longest key, in UTF-16 code units, that the partitioners accept: 65,536. */
 export const keyLengthMax = 65_536;
@@ -34,20 +37,6 @@ let scratch = new Uint8Array(256);
 
 function rotateLeft(value: number, bits: number): number {
   return (value << bits) | (value >>> (32 - bits));
-}
-
-/**
- * The MurmurHash3 finaliser: a bijection on 32-bit integers in which every input bit
- * affects every output bit. Returns an unsigned 32-bit integer.
- */
-export function mix32(value: number): number {
-  let mixed = value;
-  mixed ^= mixed >>> 16;
-  mixed = Math.imul(mixed, 0x85eb_ca6b);
-  mixed ^= mixed >>> 13;
-  mixed = Math.imul(mixed, 0xc2b2_ae35);
-  mixed ^= mixed >>> 16;
-  return mixed >>> 0;
 }
 
 function malformedKey(name: string, key: unknown, why: string): InvalidArgumentError {
