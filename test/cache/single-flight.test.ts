@@ -9,6 +9,7 @@ import {
   isInvalidArgumentError,
   isLimitExceededError,
 } from '../../src/core/index.js';
+import { flush } from './loading-support.js';
 
 /** A promise and the functions that settle it. */
 function deferred<T>(): {
@@ -23,11 +24,6 @@ function deferred<T>(): {
     reject = onReject;
   });
   return { promise, resolve, reject };
-}
-
-/** Lets every pending promise continuation run. */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 describe('SingleFlight', () => {

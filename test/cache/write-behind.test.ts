@@ -19,27 +19,7 @@ import {
   VirtualScheduler,
 } from '../../src/core/index.js';
 import { ConstantBackoff, isRetryExhaustedError, RetryPolicy } from '../../src/resilience/index.js';
-
-/** Lets every pending promise continuation run; no virtual time passes. */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Advances virtual time by `deltaMs` one due task at a time, letting promises run between. */
-async function advance(scheduler: VirtualScheduler, deltaMs: number): Promise<void> {
-  const targetMs = scheduler.clock.nowMs() + deltaMs;
-  await flush();
-  for (;;) {
-    const dueMs = scheduler.nextDueMs();
-    if (dueMs === undefined || dueMs > targetMs) {
-      break;
-    }
-    scheduler.advanceToMs(dueMs);
-    await flush();
-  }
-  scheduler.advanceToMs(targetMs);
-  await flush();
-}
+import { advance, flush } from './loading-support.js';
 
 type Write = PendingWrite<string, number>;
 
