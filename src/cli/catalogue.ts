@@ -63,7 +63,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     name: 'cache',
     layer: 1,
     summary:
-      'A bounded in-process cache: LRU, LFU, SLRU, ARC and W-TinyLFU eviction, TTLs, invalidation',
+      'A bounded in-process cache (LRU, LFU, SLRU, ARC, W-TinyLFU; TTLs; invalidation) and a loading layer against stampedes, penetration and avalanches',
     capabilities: [
       'Cache: a bound by entry count or by weight, typed errors for bad sizes, weights, TTLs and undefined values',
       'Eviction policies LRU, LFU (constant time), SLRU, ARC and W-TinyLFU (frequency sketch with doorkeeper and aging, admission window sized by hill climbing), each checked against a reference model',
