@@ -73,7 +73,7 @@ distkit/check. Prints the table and writes DIR/report.html (charts over time wit
 fault window shaded, and each cell's first anomaly). See docs/lab.md.
 
 Options:
-  --quick          a shorter run of every cell (3 to 14 s on two cores; the default 15 to 30 s)
+  --quick          a shorter run of every cell (4 s on two idle cores; the default 18 s)
   --seed N         the seed of every cell (an integer, 0 or more; default 1)
   --modes a,b      rows: ${labModeIds.join(', ')}
   --scenarios x,y  columns: ${labScenarioIds.join(', ')}
