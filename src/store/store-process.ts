@@ -124,7 +124,7 @@ export interface StoreProcessOptions {
    * layout's node order, so give the same table, in the same order, to every node.
    */
   readonly peers: Readonly<Record<string, PeerAddress>>;
-  /** The folder of this node's state file; created when missing. */
+  /** The folder of this node's write-ahead log and checkpoint; created when missing. */
   readonly directory: string;
   /** The keyspace's replication mode (the same on every node). */
   readonly mode: ShardModeKind;
@@ -164,7 +164,7 @@ export interface StoreProcessOptions {
 }
 
 /**
- * What a store process reports: `stopped` (its state file could not be written; it sends
+ * What a store process reports: `stopped` (its write-ahead log or checkpoint could not be written; it sends
  * nothing more and should exit), `message-refused` (a peer's message failed its checks)
  * and `transport` (a connection refused or broken for another reason than loss).
  */
@@ -431,7 +431,7 @@ export class StoreProcess {
     return node;
   }
 
-  /** Stops with the state file, messages refused, connections refused. */
+  /** Stops when its log or checkpoint cannot be written, messages refused, connections refused. */
   get onEvent(): Event<StoreProcessEvent> {
     return this.#events.event;
   }
@@ -470,7 +470,7 @@ export class StoreProcess {
     });
   }
 
-  /** The node's shards, their metrics and the state file's figures. */
+  /** The node's shards, their metrics and its write-ahead log's and checkpoint's figures. */
   status(): StoreProcessStatus {
     const metrics = this.#core.metrics();
     const durable = this.#log.statistics();
