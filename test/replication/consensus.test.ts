@@ -370,9 +370,20 @@ describe('consensus: a group driven by hand', () => {
 
 /** What one seeded run measured. */
 interface Measured extends ConsensusRun {
-  /** Operations invoked after the first ok that did not end ok. */
+  /**
+   * Operations invoked, after the first ok, once every replica has had time to hear the
+   * new leader (`leaderNewsMs`), that did not end ok.
+   */
   readonly notOkAfterFirstLeader: number;
 }
+
+/**
+ * How long after the first ok answer a follower may still not know the leader: the first
+ * ok can come from the leader before its next heartbeat (every 10 ms tick) has reached the
+ * other replicas, and a request a follower gets meanwhile is refused (seed 65 of the wide
+ * sweep: a write to a follower 1.9 ms after the first ok). Five heartbeat intervals.
+ */
+const leaderNewsMs = 50;
 
 const replayCommand = (seed: number): string =>
   `DISTKIT_SIM_SEED=${seed} node --import tsx --import ./scripts/fast-check-setup.mjs --test test/replication/consensus.test.ts`;
@@ -397,7 +408,7 @@ function measureConsensus(
     ...operations.filter((operation) => operation.status === 'ok').map((o) => o.invokeTime),
   );
   const notOkAfterFirstLeader = operations.filter(
-    (operation) => operation.invokeTime > firstOkMs && operation.status !== 'ok',
+    (operation) => operation.invokeTime > firstOkMs + leaderNewsMs && operation.status !== 'ok',
   ).length;
   return { ...run, notOkAfterFirstLeader };
 }
