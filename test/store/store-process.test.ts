@@ -6,8 +6,10 @@
  * then every acknowledged write must be readable at `linearizable` through any node, and
  * no write answered 503 (nothing applied) may be. Then all five are SIGKILLed at once and
  * restarted, and the same holds again: only the nodes' checkpoints and write-ahead logs
- * can bring writes back. Run for `consensus` and `leader-follower-sync`, the modes that
- * promise no acknowledged write is lost. A negative control removes every node's
+ * can bring writes back. Run for `consensus`, `leader-follower-sync` and `leaderless`
+ * (W=2, R=2 of N=3: a read quorum meets every acknowledged write's quorum), the modes
+ * that promise no acknowledged write is lost; writes and reads use the mode's strongest
+ * level (`linearizable`, or `read-your-writes` for leaderless). A negative control removes every node's
  * checkpoint and log while all five are down: the same check must then report lost writes.
  *
  * The seed (printed; `DISTKIT_SIM_SEED` replays it) picks the victims and the writers'
@@ -23,11 +25,16 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startArgs } from '../../src/cli/process-tools.js';
 import { SeededRandom } from '../../src/core/index.js';
-import { type ShardModeKind, storeStateFileName } from '../../src/store/index.js';
+import { levelsOffered, type ShardModeKind, storeStateFileName } from '../../src/store/index.js';
 import { storeWalDirectoryName } from '../../src/store/store-durable-log.js';
 import { freePorts, temporaryFolder } from './support.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The level the scenario writes and reads at: the strongest `mode` offers. */
+function strongestLevel(mode: ShardModeKind): string {
+  return levelsOffered(mode)[0] as string;
+}
 const secret = 'distkit store process test secret';
 const nodeCount = 5;
 
@@ -117,8 +124,9 @@ async function call(port: number, method: string, path: string, body?: string): 
   }
 }
 
-/** Every acknowledged write is there, read at linearizable through a random node; what is not. */
+/** Every acknowledged write is there, read at the mode's strongest level through a random node; what is not. */
 async function check(
+  mode: ShardModeKind,
   nodes: readonly Node[],
   random: SeededRandom,
   acknowledged: ReadonlyMap<string, string>,
@@ -136,7 +144,7 @@ async function check(
           const answer = await call(
             node.httpPort,
             'GET',
-            `/v1/kv/${encodeURIComponent(key)}?consistency=linearizable`,
+            `/v1/kv/${encodeURIComponent(key)}?consistency=${strongestLevel(mode)}`,
           );
           if (answer.status === 200 || answer.status === 404) {
             const value = answer.status === 200 ? answer.body['value'] : null;
@@ -212,7 +220,7 @@ async function runScenario(
         const answer = await call(
           node.httpPort,
           'PUT',
-          `/v1/kv/${encodeURIComponent(key)}?consistency=linearizable`,
+          `/v1/kv/${encodeURIComponent(key)}?consistency=${strongestLevel(mode)}`,
           value,
         );
         if (answer.status === 200) {
@@ -242,6 +250,7 @@ async function runScenario(
       }
       await Promise.all(nodes.map((node) => startNode(node, peers, folder.path, mode)));
       const missing = await check(
+        mode,
         nodes,
         random,
         acknowledged,
@@ -259,7 +268,7 @@ async function runScenario(
         missing,
       };
     }
-    // The victims: a node that leads some shard now, and one more at random.
+    // The victims: a node that leads some shard now (any node in leaderless), and one more at random.
     const leaders = new Map<string, string[]>();
     for (const node of nodes) {
       const status = await call(node.httpPort, 'GET', '/v1/status');
@@ -275,8 +284,11 @@ async function runScenario(
         }
       }
     }
-    assert.ok(leaders.size > 0, 'some node leads a shard');
-    const leaderVictim = random.pick([...leaders.keys()].sort());
+    // Leaderless has no leader: any node will do as the first victim.
+    assert.ok(leaders.size > 0 || mode === 'leaderless', 'some node leads a shard');
+    const leaderVictim = random.pick(
+      leaders.size > 0 ? [...leaders.keys()].sort() : nodes.map((node) => node.id),
+    );
     const secondVictim = random.pick(
       nodes.map((node) => node.id).filter((id) => id !== leaderVictim),
     );
@@ -299,6 +311,7 @@ async function runScenario(
     down.clear();
     await writers(1_500);
     const missing = await check(
+      mode,
       nodes,
       random,
       acknowledged,
@@ -310,6 +323,7 @@ async function runScenario(
     await Promise.all(nodes.map((node) => startNode(node, peers, folder.path, mode)));
     missing.push(
       ...(await check(
+        mode,
         nodes,
         random,
         acknowledged,
@@ -343,7 +357,7 @@ async function runScenario(
 const seed = Number(process.env['DISTKIT_SIM_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 
 describe('the partitioned store as real processes', () => {
-  for (const mode of ['consensus', 'leader-follower-sync'] as const) {
+  for (const mode of ['consensus', 'leader-follower-sync', 'leaderless'] as const) {
     it(`${mode}: SIGKILL of 2 of 5 nodes (a shard leader among them) loses no acknowledged write`, {
       timeout: 60_000,
     }, async () => {
