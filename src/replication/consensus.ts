@@ -36,6 +36,8 @@ import {
   isIndex,
   isReplicaIdList,
   isShortString,
+  malformedDurableState,
+  plainFromKeyed,
   RecentRequests,
   ReplicaOutbox,
   type ReplyTarget,
@@ -342,22 +344,17 @@ interface KeyedMeta {
  * {@link readDurableState} checks; any other value is returned as it is.
  */
 function fromKeyed(value: unknown): unknown {
-  const keyed = value as Partial<KeyedDurableState> | null;
-  if (typeof keyed !== 'object' || keyed === null || keyed.format !== keyedFormat) {
-    return value;
-  }
-  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
-    return { format: 'malformed' };
-  }
-  const meta = keyed.meta as Partial<KeyedMeta>;
-  const snapshot = keyed.records.find(([id]) => id === 'snapshot')?.[1];
-  return {
-    format: 'consensus/1',
-    hardState: meta.hardState,
-    snapshot,
-    entries: entryRecords(keyed.records).map(([, entry]) => entry),
-    counters: meta.counters,
-  };
+  return plainFromKeyed(value, keyedFormat, (keyed) => {
+    const meta = keyed.meta as Partial<KeyedMeta>;
+    const snapshot = keyed.records.find(([id]) => id === 'snapshot')?.[1];
+    return {
+      format: 'consensus/1',
+      hardState: meta.hardState,
+      snapshot,
+      entries: entryRecords(keyed.records).map(([, entry]) => entry),
+      counters: meta.counters,
+    };
+  });
 }
 
 function copyEntry(entry: Entry): Entry {

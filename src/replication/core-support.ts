@@ -7,6 +7,7 @@
 import { describeValue, InvalidArgumentError } from '../core/index.js';
 import type {
   ClientEnvelope,
+  KeyedDurableState,
   PeerEnvelope,
   ReplicaId,
   ReplicaOperation,
@@ -235,4 +236,27 @@ export function entryRecords(
     }
   }
   return entries.sort(([a], [b]) => a - b);
+}
+
+/** What a mode's restore reads when a keyed durable state is malformed: it refuses it. */
+export const malformedDurableState = { format: 'malformed' } as const;
+
+/**
+ * A mode's plain durable state from `value`: `value` as it is unless it is a keyed state
+ * of `format`; {@link malformedDurableState} when it is one without a record list or a
+ * meta object; otherwise what `toPlain` makes of it (the mode's restore then checks it).
+ */
+export function plainFromKeyed(
+  value: unknown,
+  format: string,
+  toPlain: (keyed: KeyedDurableState & { readonly meta: object }) => unknown,
+): unknown {
+  const keyed = value as Partial<KeyedDurableState> | null;
+  if (typeof keyed !== 'object' || keyed === null || keyed.format !== format) {
+    return value;
+  }
+  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
+    return malformedDurableState;
+  }
+  return toPlain(keyed as KeyedDurableState & { readonly meta: object });
 }

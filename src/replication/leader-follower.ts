@@ -26,6 +26,8 @@ import {
   isIndex,
   isReplicaIdList,
   isShortString,
+  malformedDurableState,
+  plainFromKeyed,
   RecentRequests,
   ReplicaOutbox,
   type ReplyTarget,
@@ -457,33 +459,28 @@ interface EntryRecord {
  * {@link readDurableState} checks; any other value is returned as it is.
  */
 function fromKeyed(value: unknown): unknown {
-  const keyed = value as Partial<KeyedDurableState> | null;
-  if (typeof keyed !== 'object' || keyed === null || keyed.format !== keyedFormat) {
-    return value;
-  }
-  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
-    return { format: 'malformed' };
-  }
-  const meta = keyed.meta as Partial<KeyedMeta>;
-  const map: [string, string][] = [];
-  for (const [id, record] of keyed.records) {
-    if (typeof id === 'string' && id.startsWith(baseRecordPrefix)) {
-      map.push([id.slice(baseRecordPrefix.length), record as string]);
+  return plainFromKeyed(value, keyedFormat, (keyed) => {
+    const meta = keyed.meta as Partial<KeyedMeta>;
+    const map: [string, string][] = [];
+    for (const [id, record] of keyed.records) {
+      if (typeof id === 'string' && id.startsWith(baseRecordPrefix)) {
+        map.push([id.slice(baseRecordPrefix.length), record as string]);
+      }
     }
-  }
-  const entries = entryRecords(keyed.records);
-  const expected = (meta.baseIndex ?? 0) + 1;
-  if (entries.some(([index], position) => index !== expected + position)) {
-    return { format: 'malformed' };
-  }
-  return {
-    format: 'leader-follower/1',
-    epoch: meta.epoch,
-    commitIndex: meta.commitIndex,
-    base: { index: meta.baseIndex, epoch: meta.baseEpoch, map },
-    entries: entries.map(([, entry]) => entry),
-    counters: meta.counters,
-  };
+    const entries = entryRecords(keyed.records);
+    const expected = (meta.baseIndex ?? 0) + 1;
+    if (entries.some(([index], position) => index !== expected + position)) {
+      return malformedDurableState;
+    }
+    return {
+      format: 'leader-follower/1',
+      epoch: meta.epoch,
+      commitIndex: meta.commitIndex,
+      base: { index: meta.baseIndex, epoch: meta.baseEpoch, map },
+      entries: entries.map(([, entry]) => entry),
+      counters: meta.counters,
+    };
+  });
 }
 
 function entryRecord(entry: Entry): EntryRecord {

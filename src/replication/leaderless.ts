@@ -22,7 +22,12 @@ import {
   requireOptions,
 } from '../core/index.js';
 import { ConsistentHashRing } from '../partition/index.js';
-import { DurableChangeTracker, ReplicaOutbox } from './core-support.js';
+import {
+  DurableChangeTracker,
+  malformedDurableState,
+  plainFromKeyed,
+  ReplicaOutbox,
+} from './core-support.js';
 import {
   differingIndices,
   MerkleTree,
@@ -204,40 +209,35 @@ function versionRecord(version: LeaderlessVersion): [string, number, number, str
 
 /** A keyed durable state as the plain form `#restore` reads; any other value as it is. */
 function fromKeyed(value: unknown): unknown {
-  const keyed = value as Partial<KeyedDurableState> | null;
-  if (typeof keyed !== 'object' || keyed === null || keyed.format !== keyedFormat) {
-    return value;
-  }
-  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
-    return { format: 'malformed' };
-  }
-  const entries: unknown[] = [];
-  const hints: unknown[] = [];
-  for (const [id, record] of keyed.records) {
-    if (typeof id !== 'string' || !Array.isArray(record)) {
-      return { format: 'malformed' };
-    }
-    if (id.startsWith(storeRecordPrefix)) {
-      entries.push([id.slice(storeRecordPrefix.length), ...record]);
-    } else if (id.startsWith(hintRecordPrefix)) {
-      let ownerKey: unknown;
-      try {
-        ownerKey = JSON.parse(id.slice(hintRecordPrefix.length));
-      } catch {
-        return { format: 'malformed' };
+  return plainFromKeyed(value, keyedFormat, (keyed) => {
+    const entries: unknown[] = [];
+    const hints: unknown[] = [];
+    for (const [id, record] of keyed.records) {
+      if (typeof id !== 'string' || !Array.isArray(record)) {
+        return malformedDurableState;
       }
-      if (!Array.isArray(ownerKey)) {
-        return { format: 'malformed' };
+      if (id.startsWith(storeRecordPrefix)) {
+        entries.push([id.slice(storeRecordPrefix.length), ...record]);
+      } else if (id.startsWith(hintRecordPrefix)) {
+        let ownerKey: unknown;
+        try {
+          ownerKey = JSON.parse(id.slice(hintRecordPrefix.length));
+        } catch {
+          return malformedDurableState;
+        }
+        if (!Array.isArray(ownerKey)) {
+          return malformedDurableState;
+        }
+        hints.push([...ownerKey, ...record]);
       }
-      hints.push([...ownerKey, ...record]);
     }
-  }
-  return {
-    format: 'leaderless/1',
-    clock: (keyed.meta as { clock?: unknown }).clock,
-    entries,
-    hints,
-  };
+    return {
+      format: 'leaderless/1',
+      clock: (keyed.meta as { clock?: unknown }).clock,
+      entries,
+      hints,
+    };
+  });
 }
 
 function integerOption(

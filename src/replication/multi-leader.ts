@@ -59,7 +59,12 @@ import {
   requireOptions,
 } from '../core/index.js';
 import { CausalContext } from '../crdt/index.js';
-import { DurableChangeTracker, ReplicaOutbox } from './core-support.js';
+import {
+  DurableChangeTracker,
+  malformedDurableState,
+  plainFromKeyed,
+  ReplicaOutbox,
+} from './core-support.js';
 import {
   hybridSuccessor,
   type KeyLimits,
@@ -258,20 +263,15 @@ const keyRecordPrefix = 'k/';
 
 /** A keyed durable state as the plain form `#restore` reads; any other value as it is. */
 function fromKeyed(value: unknown): unknown {
-  const keyed = value as Partial<KeyedDurableState> | null;
-  if (typeof keyed !== 'object' || keyed === null || keyed.format !== keyedFormat) {
-    return value;
-  }
-  if (!Array.isArray(keyed.records) || typeof keyed.meta !== 'object' || keyed.meta === null) {
-    return { format: 'malformed' };
-  }
-  const keys: unknown[] = [];
-  for (const [id, record] of keyed.records) {
-    if (typeof id === 'string' && id.startsWith(keyRecordPrefix) && Array.isArray(record)) {
-      keys.push([id.slice(keyRecordPrefix.length), ...record]);
+  return plainFromKeyed(value, keyedFormat, (keyed) => {
+    const keys: unknown[] = [];
+    for (const [id, record] of keyed.records) {
+      if (typeof id === 'string' && id.startsWith(keyRecordPrefix) && Array.isArray(record)) {
+        keys.push([id.slice(keyRecordPrefix.length), ...record]);
+      }
     }
-  }
-  return { ...(keyed.meta as Record<string, unknown>), format: durableFormat, keys };
+    return { ...(keyed.meta as Record<string, unknown>), format: durableFormat, keys };
+  });
 }
 
 /** Keys a responder looks at per anti-entropy page, relative to the page size. */
