@@ -36,7 +36,6 @@ import {
   isIndex,
   isReplicaIdList,
   isShortString,
-  malformedDurableState,
   plainFromKeyed,
   RecentRequests,
   ReplicaOutbox,

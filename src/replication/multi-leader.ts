@@ -59,12 +59,7 @@ import {
   requireOptions,
 } from '../core/index.js';
 import { CausalContext } from '../crdt/index.js';
-import {
-  DurableChangeTracker,
-  malformedDurableState,
-  plainFromKeyed,
-  ReplicaOutbox,
-} from './core-support.js';
+import { DurableChangeTracker, plainFromKeyed, ReplicaOutbox } from './core-support.js';
 import {
   hybridSuccessor,
   type KeyLimits,
