@@ -19,7 +19,7 @@
  * @module
  */
 
-import { requireInteger } from '../core/index.js';
+import { mix32, requireInteger } from '../core/index.js';
 
 /** Options for {@link FrequencySketch}. */
 export interface FrequencySketchOptions {
@@ -35,14 +35,6 @@ function nextPowerOfTwo(value: number): number {
     power *= 2;
   }
   return power;
-}
-
-/** Mixes the bits of a 32-bit integer (an avalanche finalizer). */
-export function mix32(value: number): number {
-  let h = value | 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }
 
 let objectIdNext = 1;

@@ -32,7 +32,6 @@ export {
   FrequencySketch,
   type FrequencySketchOptions,
   hashKey,
-  mix32,
 } from './frequency-sketch.js';
 export {
   type InvalidationBus,
