@@ -209,7 +209,7 @@ export const moduleCatalogue: readonly ModuleEntry[] = [
     name: 'store',
     layer: 4,
     summary:
-      'A key-value store: a Raft group as real processes (durable log, TCP, HTTP API), and a partitioned store with per-request consistency levels in the simulator',
+      'A key-value store: a Raft group, and a partitioned store with per-request consistency levels, as real processes (write-ahead logs, TCP, HTTP API) and in the simulator',
     capabilities: [
       'RaftReplica: a distkit/raft node driven over the authenticated TCP transport with its log, hard state and snapshots on disk (fsync before send, group commit, snapshots and compaction every N entries, recovery on restart)',
       'Writes and compare-and-set through the log from any replica (followers forward); reads linearizable by read index, leased on the leader, or local',
