@@ -4,7 +4,7 @@
  * registered here, so each bench's exit hook can stop and remove all of them.
  */
 
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -197,4 +197,71 @@ export function percentile(sorted: readonly number[], fraction: number): number 
 /** A number rounded to four significant digits, for reports. */
 export function significant(value: number): number {
   return Number.isFinite(value) && value !== 0 ? Number(value.toPrecision(4)) : value;
+}
+
+/** Keeps the last `lineCountMax` lines of `stream` in `lines`. */
+export function keepTail(
+  stream: NodeJS.ReadableStream | null,
+  lines: string[],
+  lineCountMax = 40,
+): void {
+  stream?.setEncoding('utf8');
+  let rest = '';
+  stream?.on('data', (chunk: string) => {
+    const split = (rest + chunk).split('\n');
+    rest = split.pop() ?? '';
+    for (const line of split) {
+      lines.push(line);
+      if (lines.length > lineCountMax) {
+        lines.shift();
+      }
+    }
+  });
+}
+
+/**
+ * Starts `command args` in `cwd`, registered in {@link started}, with the tail of its
+ * standard error in `errorLines`. Detached: a group of its own, so its children can be
+ * found and killed with it, and a Ctrl-C of the bench reaches the bench only, which then
+ * stops everything in order.
+ */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  errorLines: string[],
+): ChildProcess {
+  const child = spawn(command, args, { cwd, detached: true, stdio: 'pipe' });
+  started.add(child);
+  keepTail(child.stderr, errorLines);
+  child.on('error', (error) => {
+    errorLines.push(`spawn error: ${error.message}`);
+  });
+  return child;
+}
+
+/**
+ * Installs the bench's last resort: on exit every process in {@link started} is killed
+ * with its group and every folder in {@link temporaryFolders} removed; on SIGINT or
+ * SIGTERM they are stopped in order first. Call once, at the top of a bench.
+ */
+export function stopEverythingOnExit(): void {
+  process.on('exit', () => {
+    for (const child of started) {
+      if (child.pid !== undefined) {
+        killGroup(child.pid, 'SIGKILL');
+      }
+    }
+    for (const folder of temporaryFolders) {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: stopping every process the bench started`);
+      void Promise.all([...started].map((child) => stopProcess(child, 3_000))).finally(() =>
+        process.exit(130),
+      );
+    });
+  }
 }

@@ -29,8 +29,8 @@
  * - `RAFT_BENCH_ETCD` (`etcd`): the etcd binary.
  */
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -51,16 +51,15 @@ import {
   freePortRange,
   groupMembers,
   integerFromEnvironment,
-  killGroup,
   percentile,
   readStat,
   removeFolder,
   significant,
   sleep,
-  started,
+  startProcess,
+  stopEverythingOnExit,
   stopProcess,
   temporaryFolder,
-  temporaryFolders,
 } from './cluster-processes.js';
 import {
   type BenchReport,
@@ -266,52 +265,13 @@ const clockTicksPerSecond = Number(
 );
 
 /** The last lines a process wrote, to show when it fails. */
-function keepTail(stream: NodeJS.ReadableStream | null, lines: string[], lineCountMax = 40) {
-  stream?.setEncoding('utf8');
-  let rest = '';
-  stream?.on('data', (chunk: string) => {
-    const split = (rest + chunk).split('\n');
-    rest = split.pop() ?? '';
-    for (const line of split) {
-      lines.push(line);
-      if (lines.length > lineCountMax) {
-        lines.shift();
-      }
-    }
-  });
+
+/** Starts a process in the repository root (see startProcess). */
+function startInRoot(command: string, args: readonly string[], outputLines: string[]) {
+  return startProcess(command, args, root, outputLines);
 }
 
-function startProcess(command: string, args: readonly string[], outputLines: string[]) {
-  // Detached: a group of its own, so its children can be found and killed with it, and a
-  // Ctrl-C of the bench reaches the bench only, which then stops everything in order.
-  const child = spawn(command, args, { cwd: root, detached: true, stdio: 'pipe' });
-  started.add(child);
-  keepTail(child.stderr, outputLines);
-  child.on('error', (error) => {
-    outputLines.push(`spawn error: ${error.message}`);
-  });
-  return child;
-}
-
-/** Last resort on exit: nothing this bench started may outlive it. */
-process.on('exit', () => {
-  for (const child of started) {
-    if (child.pid !== undefined) {
-      killGroup(child.pid, 'SIGKILL');
-    }
-  }
-  for (const folder of temporaryFolders) {
-    rmSync(folder, { recursive: true, force: true });
-  }
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping every process the bench started`);
-    void Promise.all([...started].map((child) => stopProcess(child, 3_000))).finally(() =>
-      process.exit(130),
-    );
-  });
-}
+stopEverythingOnExit();
 
 // ---- the workload -------------------------------------------------------------------------
 
@@ -513,7 +473,7 @@ async function startEtcd(): Promise<RunningCluster> {
     .join(',');
   const outputs = names.map((): string[] => []);
   const children = names.map((name, index) =>
-    startProcess(
+    startInRoot(
       etcdBinary,
       [
         '--name',
@@ -719,7 +679,7 @@ async function startDistkit(): Promise<RunningCluster> {
   const raftBase = await freePortRange(3);
   const httpBase = await freePortRange(3, [raftBase, raftBase + 1, raftBase + 2]);
   const output: string[] = [];
-  const child = startProcess(
+  const child = startInRoot(
     process.execPath,
     [
       cliPath,

@@ -25,8 +25,8 @@
  * success, error and Ctrl-C, and its temporary folders are removed.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,16 +35,16 @@ import {
   freePortRange,
   groupMembers,
   integerFromEnvironment,
-  killGroup,
   percentile,
   readStat,
   removeFolder,
   significant,
   sleep,
   started,
+  startProcess,
+  stopEverythingOnExit,
   stopProcess,
   temporaryFolder,
-  temporaryFolders,
   waitForExit,
 } from './cluster-processes.js';
 import { type CaseResult, type ComparisonResult, runBenchmarks } from './harness.js';
@@ -90,43 +90,11 @@ function groupCpuTicks(groupId: number): number {
   return ticks;
 }
 
-function startProcess(args: readonly string[], errorLines: string[]): ChildProcess {
-  // Detached: a group of its own, so its children are found and killed with it.
-  const child = spawn(process.execPath, [cliPath, ...args], {
-    cwd: root,
-    detached: true,
-    stdio: 'pipe',
-  });
-  started.add(child);
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    errorLines.push(...chunk.split('\n').filter((line) => line !== ''));
-    errorLines.splice(0, Math.max(0, errorLines.length - 40));
-  });
-  child.on('error', (error) => {
-    errorLines.push(`spawn error: ${error.message}`);
-  });
-  return child;
+function startCli(args: readonly string[], errorLines: string[]): ChildProcess {
+  return startProcess(process.execPath, [cliPath, ...args], root, errorLines);
 }
 
-process.on('exit', () => {
-  for (const child of started) {
-    if (child.pid !== undefined) {
-      killGroup(child.pid, 'SIGKILL');
-    }
-  }
-  for (const folder of temporaryFolders) {
-    rmSync(folder, { recursive: true, force: true });
-  }
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping every process the bench started`);
-    void Promise.all([...started].map((child) => stopProcess(child, 3_000))).finally(() =>
-      process.exit(130),
-    );
-  });
-}
+stopEverythingOnExit();
 
 // ---- the cluster ----------------------------------------------------------------------------
 
@@ -143,7 +111,7 @@ async function startCluster(mode: string): Promise<StoreCluster> {
   const ports = Array.from({ length: nodeCount }, (_, index) => port + index);
   const httpPort = await freePortRange(nodeCount, ports, 30_000);
   const errorLines: string[] = [];
-  const child = startProcess(
+  const child = startCli(
     [
       'store',
       'cluster',
@@ -342,7 +310,7 @@ async function timeLabRun(): Promise<{ seconds: number; exitCode: number | null 
   const folder = temporaryFolder('distkit-bench-lab-');
   const errorLines: string[] = [];
   const start = performance.now();
-  const child = startProcess(['lab', '--quick', '--out', folder], errorLines);
+  const child = startCli(['lab', '--quick', '--out', folder], errorLines);
   child.stdout?.resume();
   const finished = await waitForExit(child, 300_000);
   const seconds = (performance.now() - start) / 1_000;
