@@ -122,3 +122,27 @@ export async function assertStopsOnInterrupt(
     assert.equal(answer, undefined, `${node.id} still answers after the stop`);
   }
 }
+
+/** What a command printed and its exit code, from {@link captureCommand}. */
+export interface CapturedCommand {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Runs a server command's function (`runRaftCommand`, `runStoreCommand`) and keeps what it printed. */
+export async function captureCommand(
+  run: (
+    args: string[],
+    output: { writeLine: (line: string) => void; writeErrorLine: (line: string) => void },
+  ) => Promise<number>,
+  args: string[],
+): Promise<CapturedCommand> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(args, {
+    writeLine: (line) => out.push(line),
+    writeErrorLine: (line) => err.push(line),
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}

@@ -9,18 +9,14 @@ import { runRaftCommand } from '../../src/cli/index.js';
 import { consecutiveFreePorts, temporaryFolder } from '../store/support.js';
 import {
   assertStopsOnInterrupt,
+  type CapturedCommand,
+  captureCommand,
   putUntilAcknowledged,
   startClusterCommand,
 } from './cluster-process.js';
 
-async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runRaftCommand(args, {
-    writeLine: (line) => out.push(line),
-    writeErrorLine: (line) => err.push(line),
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
+function capture(args: string[]): Promise<CapturedCommand> {
+  return captureCommand(runRaftCommand, args);
 }
 
 describe('distkit raft', () => {

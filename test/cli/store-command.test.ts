@@ -10,19 +10,15 @@ import { runStoreCommand } from '../../src/cli/index.js';
 import { consecutiveFreePorts, temporaryFolder } from '../store/support.js';
 import {
   assertStopsOnInterrupt,
+  type CapturedCommand,
+  captureCommand,
   putUntilAcknowledged,
   repositoryRoot,
   startClusterCommand,
 } from './cluster-process.js';
 
-async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runStoreCommand(args, {
-    writeLine: (line) => out.push(line),
-    writeErrorLine: (line) => err.push(line),
-  });
-  return { code, out: out.join('\n'), err: err.join('\n') };
+function capture(args: string[]): Promise<CapturedCommand> {
+  return captureCommand(runStoreCommand, args);
 }
 
 describe('distkit store', () => {
