@@ -82,6 +82,7 @@ export {
   shardedStoreShardCountMax,
   shardModeKinds,
 } from './sharded-store.js';
+export { storeCheckpointFileName, storeWalDirectoryName } from './store-durable-log.js';
 export {
   StoreProcess,
   type StoreProcessEvent,
@@ -90,7 +91,6 @@ export {
   type StoreProcessStatus,
   storeModeFactory,
   storeProcessLayout,
-  storeStateFileName,
 } from './store-process.js';
 export {
   StoreHttpApi,

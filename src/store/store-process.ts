@@ -41,17 +41,7 @@ import { peerTransport } from './raft-replica.js';
 import { type StoreEnvelope, type StoreMessage, StoreNodeCore } from './shard-node.js';
 import { StoreClient, type StoreRequestOptions, type StoreResult } from './sharded-client.js';
 import { ShardedStoreLayout, type ShardModeKind, shardModeKinds } from './sharded-store.js';
-import {
-  StoreDurableLog,
-  type StoreStateHeader,
-  storeCheckpointFileName,
-} from './store-durable-log.js';
-
-/**
- * The name of the checkpoint file in the node's folder (the whole state as of a log
- * index; the write-ahead log of the changes since is the folder `store-node.wal`).
- */
-export const storeStateFileName = storeCheckpointFileName;
+import { StoreDurableLog, type StoreStateHeader } from './store-durable-log.js';
 
 /**
  * The replica factory a store process uses for each {@link ShardModeKind}, with the

@@ -10,7 +10,7 @@ import {
   type ShardModeKind,
   StoreHttpApi,
   StoreProcess,
-  storeStateFileName,
+  storeCheckpointFileName,
 } from '../../src/store/index.js';
 import { freePorts, temporaryFolder, testSecret } from './support.js';
 
@@ -107,7 +107,7 @@ describe('StoreProcess and StoreHttpApi', () => {
       await opened.close();
       // Another mode on the same folder is refused.
       await assert.rejects(openNode(folder.path, port, 'leader-follower-sync'), (error) => {
-        assert.match(String(error), new RegExp(`${storeStateFileName}.*mode consensus`));
+        assert.match(String(error), new RegExp(`${storeCheckpointFileName}.*mode consensus`));
         return true;
       });
     } finally {

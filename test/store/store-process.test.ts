@@ -25,8 +25,12 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startArgs } from '../../src/cli/process-tools.js';
 import { SeededRandom } from '../../src/core/index.js';
-import { levelsOffered, type ShardModeKind, storeStateFileName } from '../../src/store/index.js';
-import { storeWalDirectoryName } from '../../src/store/store-durable-log.js';
+import {
+  levelsOffered,
+  type ShardModeKind,
+  storeCheckpointFileName,
+  storeWalDirectoryName,
+} from '../../src/store/index.js';
 import { freePorts, temporaryFolder } from './support.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -245,7 +249,7 @@ async function runScenario(
     if (options.forgetState === true) {
       await Promise.all(nodes.map((node) => killNode(node)));
       for (const node of nodes) {
-        rmSync(join(folder.path, node.id, storeStateFileName), { force: true });
+        rmSync(join(folder.path, node.id, storeCheckpointFileName), { force: true });
         rmSync(join(folder.path, node.id, storeWalDirectoryName), { recursive: true, force: true });
       }
       await Promise.all(nodes.map((node) => startNode(node, peers, folder.path, mode)));
