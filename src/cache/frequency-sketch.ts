@@ -115,38 +115,55 @@ export class FrequencySketch {
 
   /** Records one sighting of the key with `hash`. */
   increment(hash: number): void {
+    this.#record(hash, 1);
+  }
+
+  /**
+   * Records `count` sightings of the key with `hash` at once (a positive integer): the
+   * same as `count` calls of {@link FrequencySketch.increment} in a row, except that an
+   * aging the batch reaches happens after the whole batch. A caller that buffers
+   * sightings flushes them with this.
+   */
+  add(hash: number, count: number): void {
+    if ((count | 0) !== count || count < 1) {
+      requireInteger('FrequencySketch.add count', count, { min: 1 });
+    }
+    this.#record(hash, count);
+  }
+
+  #record(hash: number, count: number): void {
     const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
     const table = this.#table;
     const block = (hash & this.#blockMask) << 3;
     const door = block + 4 + ((second >>> 12) & 3);
     const bits = (1 << (second & 31)) | (1 << ((second >>> 7) & 31));
     const held = table[door] as number;
+    // The first sighting in a period only sets the doorkeeper's bits.
+    let counted = count;
     if ((held & bits) !== bits) {
       table[door] = held | bits;
-    } else {
-      const shift0 = ((second >>> 14) & 7) << 2;
-      const shift1 = ((second >>> 17) & 7) << 2;
-      const shift2 = ((second >>> 20) & 7) << 2;
-      const shift3 = ((second >>> 23) & 7) << 2;
-      const word0 = table[block] as number;
-      const word1 = table[block + 1] as number;
-      const word2 = table[block + 2] as number;
-      const word3 = table[block + 3] as number;
-      if (((word0 >>> shift0) & 15) !== 15) {
-        table[block] = word0 + (1 << shift0);
-      }
-      if (((word1 >>> shift1) & 15) !== 15) {
-        table[block + 1] = word1 + (1 << shift1);
-      }
-      if (((word2 >>> shift2) & 15) !== 15) {
-        table[block + 2] = word2 + (1 << shift2);
-      }
-      if (((word3 >>> shift3) & 15) !== 15) {
-        table[block + 3] = word3 + (1 << shift3);
-      }
+      counted -= 1;
     }
-    this.#sightingsLeft -= 1;
-    if (this.#sightingsLeft === 0) {
+    if (counted > 0) {
+      table[block] = saturatedAdd(table[block] as number, ((second >>> 14) & 7) << 2, counted);
+      table[block + 1] = saturatedAdd(
+        table[block + 1] as number,
+        ((second >>> 17) & 7) << 2,
+        counted,
+      );
+      table[block + 2] = saturatedAdd(
+        table[block + 2] as number,
+        ((second >>> 20) & 7) << 2,
+        counted,
+      );
+      table[block + 3] = saturatedAdd(
+        table[block + 3] as number,
+        ((second >>> 23) & 7) << 2,
+        counted,
+      );
+    }
+    this.#sightingsLeft -= count;
+    if (this.#sightingsLeft <= 0) {
       this.#age();
     }
   }
@@ -178,6 +195,13 @@ export class FrequencySketch {
     this.#sightingsLeft = this.sampleSize;
     this.#agings += 1;
   }
+}
+
+/** `word` with its 4-bit counter at `shift` raised by `count`, saturating at 15. */
+function saturatedAdd(word: number, shift: number, count: number): number {
+  const counter = (word >>> shift) & 15;
+  const raised = counter + count > 15 ? 15 : counter + count;
+  return word + ((raised - counter) << shift);
 }
 
 /**

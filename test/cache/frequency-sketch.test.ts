@@ -29,6 +29,47 @@ describe('FrequencySketch', () => {
     );
   });
 
+  it('add(hash, k) leaves the same estimates as k increments in a row, from any state', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 400 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 1, max: 40 }),
+        (before, key, count) => {
+          const batched = new FrequencySketch({ entryCount: 16, sampleSize: 10_000 });
+          const oneByOne = new FrequencySketch({ entryCount: 16, sampleSize: 10_000 });
+          for (const earlier of before) {
+            batched.increment(hashKey(earlier));
+            oneByOne.increment(hashKey(earlier));
+          }
+          batched.add(hashKey(key), count);
+          for (let i = 0; i < count; i += 1) {
+            oneByOne.increment(hashKey(key));
+          }
+          for (let probe = 0; probe <= 60; probe += 1) {
+            assert.equal(
+              batched.frequency(hashKey(probe)),
+              oneByOne.frequency(hashKey(probe)),
+              `key ${probe}`,
+            );
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('add counts towards aging and refuses a count that is not a positive integer', () => {
+    const sketch = new FrequencySketch({ entryCount: 10, sampleSize: 20 });
+    sketch.add(hashKey('hot'), 19);
+    assert.equal(sketch.agings, 0);
+    sketch.add(hashKey('hot'), 3);
+    assert.equal(sketch.agings, 1, 'the batch that reaches the sample size ages the sketch');
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => sketch.add(hashKey('hot'), bad), isInvalidArgumentError, String(bad));
+    }
+  });
+
   it('counts a key alone exactly: the doorkeeper takes the first sighting', () => {
     const sketch = new FrequencySketch({ entryCount: 1_000 });
     const hash = hashKey('alone');

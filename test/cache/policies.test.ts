@@ -220,12 +220,17 @@ class ArcModel implements Model {
  * test: the model builds a FrequencySketch of the same size and hashes keys with the same
  * seed (the first uint32 of the cache's SeededRandom), so the sketch itself is checked
  * separately (frequency-sketch.test.ts) and this test checks the regions and admission.
+ * Sightings reach the sketch as the policy batches them: counted per key, in the order of
+ * each key's first sighting since the last batch, added before any estimate is read,
+ * before a key leaves, and when the sketch's aging is due.
  */
 class TinyLfuModel implements Model {
   readonly window: number[] = [];
   readonly probation: number[] = [];
   readonly protected: number[] = [];
   readonly sketch: FrequencySketch;
+  readonly pending = new Map<number, number>();
+  untilAging: number;
   readonly seed: number;
   readonly windowMax: number;
   readonly mainMax: number;
@@ -235,6 +240,7 @@ class TinyLfuModel implements Model {
     randomSeed: number,
   ) {
     this.sketch = new FrequencySketch({ entryCount: capacity });
+    this.untilAging = this.sketch.sampleSize;
     this.seed = new SeededRandom({ seed: randomSeed }).uint32() | 0;
     this.windowMax = capacity * 0.01;
     this.mainMax = capacity - this.windowMax;
@@ -243,13 +249,27 @@ class TinyLfuModel implements Model {
   frequency(key: number): number {
     return this.sketch.frequency(hashKey(key, this.seed));
   }
+  sight(key: number): void {
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+    this.untilAging -= 1;
+    if (this.untilAging === 0) {
+      this.flush();
+      this.untilAging = this.sketch.sampleSize;
+    }
+  }
+  flush(): void {
+    for (const [key, count] of this.pending) {
+      this.sketch.add(hashKey(key, this.seed), count);
+    }
+    this.pending.clear();
+  }
   get(key: number): boolean {
     const hit =
       this.window.includes(key) || this.probation.includes(key) || this.protected.includes(key);
     if (!hit) {
       return false;
     }
-    this.sketch.increment(hashKey(key, this.seed));
+    this.sight(key);
     if (remove(this.window, key)) {
       this.window.push(key);
     } else if (remove(this.protected, key)) {
@@ -267,7 +287,7 @@ class TinyLfuModel implements Model {
     if (this.get(key)) {
       return [];
     }
-    this.sketch.increment(hashKey(key, this.seed));
+    this.sight(key);
     this.window.push(key);
     const evicted: Eviction[] = [];
     while (this.window.length + this.probation.length + this.protected.length > this.capacity) {
@@ -276,6 +296,7 @@ class TinyLfuModel implements Model {
     return evicted;
   }
   evictOne(): Eviction {
+    this.flush();
     while (this.window.length > this.windowMax) {
       const candidate = this.window[0] as number;
       const main = this.probation.length + this.protected.length;
@@ -302,6 +323,9 @@ class TinyLfuModel implements Model {
     return [from.shift() as number, 'capacity'];
   }
   delete(key: number): void {
+    if (this.window.includes(key) || this.probation.includes(key) || this.protected.includes(key)) {
+      this.flush();
+    }
     remove(this.window, key) || remove(this.probation, key) || remove(this.protected, key);
   }
 }

@@ -66,19 +66,26 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   readonly #adaptive: boolean;
   #segment: Int32Array;
   #hashes: Int32Array;
+  /** Sightings of each slot's key not yet added to the sketch. */
+  #pending: Int32Array;
+  /** The slots with pending sightings, in the order of each one's first since the last flush. */
+  #dirty: Int32Array;
+  #dirtyCount = 0;
+  /** Sightings until the sketch's next aging (pending ones included). */
+  #untilAging: number;
   #windowMax: number;
   #protectedMax: number;
   #windowWeight = 0;
   #probationWeight = 0;
   #protectedWeight = 0;
 
-  // Hill climbing.
-  readonly #samplePeriod: number;
+  // Hill climbing, once per aging period of the sketch.
   #sampleHits = 0;
-  #sampleCount = 0;
   #previousHitRatio = 0;
   #step: number;
   #full = false;
+  /** Whether the cache was full when the current aging period began (a whole period to judge). */
+  #fullAtPeriodStart = false;
 
   constructor(capacity: number, slotCount: number, options: WindowTinyLfuOptions) {
     super(capacity, slotCount);
@@ -88,11 +95,13 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     this.#adaptive = options.adaptive;
     this.#segment = new Int32Array(slotCount);
     this.#hashes = new Int32Array(slotCount);
+    this.#pending = new Int32Array(slotCount);
+    this.#dirty = new Int32Array(slotCount);
     this.#windowMax = capacity * options.windowFraction;
     this.#protectedMax = (capacity - this.#windowMax) * this.#protectedFraction;
     const entries = Math.max(1, Math.round(options.entryCountEstimate));
     this.sketch = new FrequencySketch({ entryCount: entries });
-    this.#samplePeriod = 10 * entries;
+    this.#untilAging = this.sketch.sampleSize;
     this.#step = stepFraction * capacity;
     resetList(this.prev, this.next, windowList);
     resetList(this.prev, this.next, probation);
@@ -106,6 +115,7 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
 
   /** The estimated recent frequency of the entry in `slot`. */
   frequencyOf(slot: number): number {
+    this.#flush();
     return this.sketch.frequency(this.#hashes[slot] as number);
   }
 
@@ -113,23 +123,23 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     super.grow(slotCount);
     this.#segment = grownInt32(this.#segment, slotCount);
     this.#hashes = grownInt32(this.#hashes, slotCount);
+    this.#pending = grownInt32(this.#pending, slotCount);
+    this.#dirty = grownInt32(this.#dirty, slotCount);
   }
 
   insert(slot: number, key: unknown, weight: number): void {
     const hash = hashKey(key, this.#seed);
     this.#hashes[slot] = hash;
     this.weights[slot] = weight;
-    this.sketch.increment(hash);
+    this.#sight(slot);
     this.#segment[slot] = windowList;
     pushMru(this.prev, this.next, windowList, slot);
     this.#windowWeight += weight;
-    if (this.#adaptive && this.#full) {
-      this.#sample(0);
-    }
   }
 
   access(slot: number): void {
-    this.sketch.increment(this.#hashes[slot] as number);
+    this.#sampleHits += 1;
+    this.#sight(slot);
     const prev = this.prev;
     const next = this.next;
     const segment = this.#segment[slot];
@@ -152,9 +162,6 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
       this.#protectedWeight += weight;
       this.#demote();
     }
-    if (this.#adaptive && this.#full) {
-      this.#sample(1);
-    }
   }
 
   reweigh(slot: number, weight: number): void {
@@ -172,6 +179,9 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   }
 
   remove(slot: number): void {
+    if (this.#dirtyCount !== 0) {
+      this.#flush();
+    }
     const weight = this.weights[slot] as number;
     const segment = this.#segment[slot];
     if (segment === windowList) {
@@ -187,6 +197,9 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   victim(): number {
     this.#full = true;
     this.rejected = false;
+    if (this.#dirtyCount !== 0) {
+      this.#flush();
+    }
     const next = this.next;
     const mainMax = this.capacity - this.#windowMax;
     while (this.#windowWeight > this.#windowMax && next[windowList] !== windowList) {
@@ -228,7 +241,61 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     this.#windowWeight = 0;
     this.#probationWeight = 0;
     this.#protectedWeight = 0;
+    for (let index = 0; index < this.#dirtyCount; index += 1) {
+      this.#pending[this.#dirty[index] as number] = 0;
+    }
+    this.#dirtyCount = 0;
     this.sketch.clear();
+    this.#untilAging = this.sketch.sampleSize;
+    this.#sampleHits = 0;
+  }
+
+  /**
+   * Records a sighting of the key in `slot`. Sightings are buffered per slot and added to
+   * the sketch in one batch, in the order of each slot's first pending sighting, before
+   * the sketch is read, before an entry leaves and when the sketch's aging is due; a hit
+   * thus costs two array writes instead of a sketch update in a cache-cold block.
+   */
+  #sight(slot: number): void {
+    const pending = this.#pending;
+    const count = pending[slot] as number;
+    if (count === 0) {
+      this.#dirty[this.#dirtyCount] = slot;
+      this.#dirtyCount += 1;
+    }
+    pending[slot] = count + 1;
+    this.#untilAging -= 1;
+    if (this.#untilAging === 0) {
+      this.#agingDue();
+    }
+  }
+
+  /** Adds every pending sighting to the sketch. */
+  #flush(): void {
+    const sketch = this.sketch;
+    const dirty = this.#dirty;
+    const pending = this.#pending;
+    const hashes = this.#hashes;
+    for (let index = 0; index < this.#dirtyCount; index += 1) {
+      const slot = dirty[index] as number;
+      sketch.add(hashes[slot] as number, pending[slot] as number);
+      pending[slot] = 0;
+    }
+    this.#dirtyCount = 0;
+  }
+
+  /**
+   * The sketch has seen its sample size of sightings: the flush brings it to its aging,
+   * and the hit ratio of the period that ends moves the window (when adaptive).
+   */
+  #agingDue(): void {
+    this.#flush();
+    this.#untilAging = this.sketch.sampleSize;
+    if (this.#adaptive && this.#fullAtPeriodStart) {
+      this.#climb(this.#sampleHits / this.sketch.sampleSize);
+    }
+    this.#fullAtPeriodStart = this.#full;
+    this.#sampleHits = 0;
   }
 
   #admit(candidate: number, victim: number): boolean {
@@ -260,13 +327,7 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     }
   }
 
-  #sample(hit: number): void {
-    this.#sampleHits += hit;
-    this.#sampleCount += 1;
-    if (this.#sampleCount < this.#samplePeriod) {
-      return;
-    }
-    const hitRatio = this.#sampleHits / this.#sampleCount;
+  #climb(hitRatio: number): void {
     const change = hitRatio - this.#previousHitRatio;
     const amount = change >= 0 ? this.#step : -this.#step;
     this.#step =
@@ -276,7 +337,5 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     this.#windowMax = Math.min(this.capacity, Math.max(0, this.#windowMax + amount));
     this.#protectedMax = (this.capacity - this.#windowMax) * this.#protectedFraction;
     this.#previousHitRatio = hitRatio;
-    this.#sampleHits = 0;
-    this.#sampleCount = 0;
   }
 }
