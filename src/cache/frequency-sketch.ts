@@ -42,7 +42,8 @@ const objectIds = new WeakMap<object, number>();
 
 /**
  * A 32-bit hash of any key: integers and object identities are mixed directly, strings
- * hashed by FNV-1a over their UTF-16 code units, other values through `String(key)`.
+ * hashed FNV-1a-style over pairs of their UTF-16 code units and then mixed with their
+ * length, other values through `String(key)`.
  * `seed` makes the hashes differ between caches, so that keys chosen to collide in one
  * process do not collide in another.
  */
@@ -60,11 +61,17 @@ export function hashKey(key: unknown, seed = 0): number {
     return mix32(id ^ seed);
   }
   const text = typeof key === 'string' ? key : String(key);
+  const length = text.length;
   let h = 0x811c9dc5 ^ seed;
-  for (let index = 0; index < text.length; index += 1) {
+  // Two UTF-16 code units per step: half the multiplications of a chain that cannot overlap.
+  let index = 0;
+  for (; index + 1 < length; index += 2) {
+    h = Math.imul(h ^ (text.charCodeAt(index) | (text.charCodeAt(index + 1) << 16)), 0x01000193);
+  }
+  if (index < length) {
     h = Math.imul(h ^ text.charCodeAt(index), 0x01000193);
   }
-  return mix32(h);
+  return mix32(h ^ length);
 }
 
 /**
@@ -115,7 +122,7 @@ export class FrequencySketch {
 
   /** Records one sighting of the key with `hash`. */
   increment(hash: number): void {
-    this.#record(hash, 1);
+    this.#record(hash, 1, true);
   }
 
   /**
@@ -128,10 +135,24 @@ export class FrequencySketch {
     if ((count | 0) !== count || count < 1) {
       requireInteger('FrequencySketch.add count', count, { min: 1 });
     }
-    this.#record(hash, count);
+    this.#record(hash, count, true);
   }
 
-  #record(hash: number, count: number): void {
+  /**
+   * Records `count` sightings of the key with `hash` as part of the batch that brings the
+   * sketch to its aging: like {@link FrequencySketch.add}, except that the doorkeeper is
+   * only read, never written (the aging clears it anyway), so the outcome of the batch
+   * does not depend on the order of its keys. A caller that keeps sightings pending per
+   * key flushes them all with this when its count of sightings reaches `sampleSize`.
+   */
+  addBeforeAging(hash: number, count: number): void {
+    if ((count | 0) !== count || count < 1) {
+      requireInteger('FrequencySketch.addBeforeAging count', count, { min: 1 });
+    }
+    this.#record(hash, count, false);
+  }
+
+  #record(hash: number, count: number, writeDoorkeeper: boolean): void {
     const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
     const table = this.#table;
     const block = (hash & this.#blockMask) << 3;
@@ -141,7 +162,9 @@ export class FrequencySketch {
     // The first sighting in a period only sets the doorkeeper's bits.
     let counted = count;
     if ((held & bits) !== bits) {
-      table[door] = held | bits;
+      if (writeDoorkeeper) {
+        table[door] = held | bits;
+      }
       counted -= 1;
     }
     if (counted > 0) {

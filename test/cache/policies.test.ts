@@ -220,9 +220,9 @@ class ArcModel implements Model {
  * test: the model builds a FrequencySketch of the same size and hashes keys with the same
  * seed (the first uint32 of the cache's SeededRandom), so the sketch itself is checked
  * separately (frequency-sketch.test.ts) and this test checks the regions and admission.
- * Sightings reach the sketch as the policy batches them: counted per key, in the order of
- * each key's first sighting since the last batch, added before any estimate is read,
- * before a key leaves, and when the sketch's aging is due.
+ * Sightings reach the sketch when the policy lets them: counted per key, a key's count is
+ * added when its estimate is read and when it leaves, and every count when the sketch's
+ * aging is due (that batch in any order: it only reads the doorkeeper).
  */
 class TinyLfuModel implements Model {
   readonly window: number[] = [];
@@ -247,21 +247,34 @@ class TinyLfuModel implements Model {
     this.protectedMax = this.mainMax * 0.8;
   }
   frequency(key: number): number {
+    this.flush(key);
     return this.sketch.frequency(hashKey(key, this.seed));
   }
   sight(key: number): void {
     this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
     this.untilAging -= 1;
     if (this.untilAging === 0) {
-      this.flush();
+      for (const [pendingKey, count] of this.pending) {
+        this.sketch.addBeforeAging(hashKey(pendingKey, this.seed), count);
+      }
+      this.pending.clear();
       this.untilAging = this.sketch.sampleSize;
     }
   }
-  flush(): void {
-    for (const [key, count] of this.pending) {
+  flush(key: number): void {
+    const count = this.pending.get(key);
+    if (count !== undefined) {
+      this.pending.delete(key);
       this.sketch.add(hashKey(key, this.seed), count);
     }
-    this.pending.clear();
+  }
+  /** Removes `key` from `list`, its pending sightings added first. */
+  leave(list: number[], key: number): boolean {
+    if (!list.includes(key)) {
+      return false;
+    }
+    this.flush(key);
+    return remove(list, key);
   }
   get(key: number): boolean {
     const hit =
@@ -296,7 +309,6 @@ class TinyLfuModel implements Model {
     return evicted;
   }
   evictOne(): Eviction {
-    this.flush();
     while (this.window.length > this.windowMax) {
       const candidate = this.window[0] as number;
       const main = this.probation.length + this.protected.length;
@@ -306,12 +318,13 @@ class TinyLfuModel implements Model {
       }
       const from = this.probation.length > 0 ? this.probation : this.protected;
       const victim = from[0] as number;
-      if (this.frequency(candidate) > this.frequency(victim)) {
+      const candidateFrequency = this.frequency(candidate);
+      if (candidateFrequency > this.frequency(victim)) {
         this.probation.push(this.window.shift() as number);
-        remove(from, victim);
+        this.leave(from, victim);
         return [victim, 'capacity'];
       }
-      this.window.shift();
+      this.leave(this.window, candidate);
       return [candidate, 'rejected'];
     }
     const from =
@@ -320,13 +333,14 @@ class TinyLfuModel implements Model {
         : this.protected.length > 0
           ? this.protected
           : this.window;
-    return [from.shift() as number, 'capacity'];
+    const evicted = from[0] as number;
+    this.leave(from, evicted);
+    return [evicted, 'capacity'];
   }
   delete(key: number): void {
-    if (this.window.includes(key) || this.probation.includes(key) || this.protected.includes(key)) {
-      this.flush();
-    }
-    remove(this.window, key) || remove(this.probation, key) || remove(this.protected, key);
+    this.leave(this.window, key) ||
+      this.leave(this.probation, key) ||
+      this.leave(this.protected, key);
   }
 }
 

@@ -29,7 +29,7 @@
 
 import type { Random } from '../../core/index.js';
 import { FrequencySketch, hashKey } from '../frequency-sketch.js';
-import { grownInt32, pushMru, resetList, unlink } from './links.js';
+import { grownInt32, pushMru, resetList, slotBase, unlink } from './links.js';
 import { type CachePolicy, EvictionPolicy } from './policy.js';
 
 const windowList = 0;
@@ -68,9 +68,6 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   #hashes: Int32Array;
   /** Sightings of each slot's key not yet added to the sketch. */
   #pending: Int32Array;
-  /** The slots with pending sightings, in the order of each one's first since the last flush. */
-  #dirty: Int32Array;
-  #dirtyCount = 0;
   /** Sightings until the sketch's next aging (pending ones included). */
   #untilAging: number;
   #windowMax: number;
@@ -96,7 +93,6 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     this.#segment = new Int32Array(slotCount);
     this.#hashes = new Int32Array(slotCount);
     this.#pending = new Int32Array(slotCount);
-    this.#dirty = new Int32Array(slotCount);
     this.#windowMax = capacity * options.windowFraction;
     this.#protectedMax = (capacity - this.#windowMax) * this.#protectedFraction;
     const entries = Math.max(1, Math.round(options.entryCountEstimate));
@@ -115,7 +111,7 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
 
   /** The estimated recent frequency of the entry in `slot`. */
   frequencyOf(slot: number): number {
-    this.#flush();
+    this.#flush(slot);
     return this.sketch.frequency(this.#hashes[slot] as number);
   }
 
@@ -124,7 +120,6 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     this.#segment = grownInt32(this.#segment, slotCount);
     this.#hashes = grownInt32(this.#hashes, slotCount);
     this.#pending = grownInt32(this.#pending, slotCount);
-    this.#dirty = grownInt32(this.#dirty, slotCount);
   }
 
   insert(slot: number, key: unknown, weight: number): void {
@@ -179,9 +174,7 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   }
 
   remove(slot: number): void {
-    if (this.#dirtyCount !== 0) {
-      this.#flush();
-    }
+    this.#flush(slot);
     const weight = this.weights[slot] as number;
     const segment = this.#segment[slot];
     if (segment === windowList) {
@@ -197,9 +190,6 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   victim(): number {
     this.#full = true;
     this.rejected = false;
-    if (this.#dirtyCount !== 0) {
-      this.#flush();
-    }
     const next = this.next;
     const mainMax = this.capacity - this.#windowMax;
     while (this.#windowWeight > this.#windowMax && next[windowList] !== windowList) {
@@ -241,67 +231,61 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     this.#windowWeight = 0;
     this.#probationWeight = 0;
     this.#protectedWeight = 0;
-    for (let index = 0; index < this.#dirtyCount; index += 1) {
-      this.#pending[this.#dirty[index] as number] = 0;
-    }
-    this.#dirtyCount = 0;
+    this.#pending.fill(0);
     this.sketch.clear();
     this.#untilAging = this.sketch.sampleSize;
     this.#sampleHits = 0;
   }
 
   /**
-   * Records a sighting of the key in `slot`. Sightings are buffered per slot and added to
-   * the sketch in one batch, in the order of each slot's first pending sighting, before
-   * the sketch is read, before an entry leaves and when the sketch's aging is due; a hit
-   * thus costs two array writes instead of a sketch update in a cache-cold block.
+   * Records a sighting of the key in `slot`. Sightings wait in a count per slot and reach
+   * the sketch only when the policy reads that entry's estimate, when the entry leaves,
+   * and, for every entry, when the sketch's aging is due; a hit thus costs one array
+   * increment instead of a sketch update in a cache-cold block.
    */
   #sight(slot: number): void {
-    const pending = this.#pending;
-    const count = pending[slot] as number;
-    if (count === 0) {
-      this.#dirty[this.#dirtyCount] = slot;
-      this.#dirtyCount += 1;
-    }
-    pending[slot] = count + 1;
+    this.#pending[slot] = (this.#pending[slot] as number) + 1;
     this.#untilAging -= 1;
     if (this.#untilAging === 0) {
       this.#agingDue();
     }
   }
 
-  /** Adds every pending sighting to the sketch. */
-  #flush(): void {
-    const sketch = this.sketch;
-    const dirty = this.#dirty;
-    const pending = this.#pending;
-    const hashes = this.#hashes;
-    for (let index = 0; index < this.#dirtyCount; index += 1) {
-      const slot = dirty[index] as number;
-      sketch.add(hashes[slot] as number, pending[slot] as number);
-      pending[slot] = 0;
+  /** Adds the pending sightings of the key in `slot` to the sketch. */
+  #flush(slot: number): void {
+    const count = this.#pending[slot] as number;
+    if (count !== 0) {
+      this.#pending[slot] = 0;
+      this.sketch.add(this.#hashes[slot] as number, count);
     }
-    this.#dirtyCount = 0;
   }
 
   /**
-   * The sketch has seen its sample size of sightings: the flush brings it to its aging,
-   * and the hit ratio of the period that ends moves the window (when adaptive).
+   * The sketch has seen its sample size of sightings. Every pending sighting goes in as
+   * one batch that ends in the sketch's aging (so their order does not matter), and the hit
+   * ratio of the period that ends moves the window (when adaptive).
    */
   #agingDue(): void {
-    this.#flush();
-    this.#untilAging = this.sketch.sampleSize;
+    const pending = this.#pending;
+    const hashes = this.#hashes;
+    const sketch = this.sketch;
+    for (let slot = slotBase; slot < pending.length; slot += 1) {
+      const count = pending[slot] as number;
+      if (count !== 0) {
+        pending[slot] = 0;
+        sketch.addBeforeAging(hashes[slot] as number, count);
+      }
+    }
+    this.#untilAging = sketch.sampleSize;
     if (this.#adaptive && this.#fullAtPeriodStart) {
-      this.#climb(this.#sampleHits / this.sketch.sampleSize);
+      this.#climb(this.#sampleHits / sketch.sampleSize);
     }
     this.#fullAtPeriodStart = this.#full;
     this.#sampleHits = 0;
   }
 
   #admit(candidate: number, victim: number): boolean {
-    const candidateFrequency = this.sketch.frequency(this.#hashes[candidate] as number);
-    const victimFrequency = this.sketch.frequency(this.#hashes[victim] as number);
-    return candidateFrequency > victimFrequency;
+    return this.frequencyOf(candidate) > this.frequencyOf(victim);
   }
 
   #toProbation(slot: number): void {
