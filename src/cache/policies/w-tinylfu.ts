@@ -53,6 +53,8 @@ export interface WindowTinyLfuOptions {
 const stepFraction = 0.0625;
 const stepDecay = 0.98;
 const restartThreshold = 0.05;
+/** The sample countdown before the cache first fills up: never reached in practice. */
+const notFull = 2 ** 30;
 
 /** W-TinyLFU eviction with an adaptive window. */
 export class WindowTinyLfuPolicy extends EvictionPolicy {
@@ -76,13 +78,15 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   #probationWeight = 0;
   #protectedWeight = 0;
 
-  // Hill climbing, once per aging period of the sketch.
+  // Hill climbing, once every `#samplePeriod` accesses (hits and insertions) after the
+  // cache first filled up.
+  readonly #samplePeriod: number;
   #sampleHits = 0;
+  /** Accesses until the next climb; `notFull` until the cache first fills up. */
+  #sampleLeft = notFull;
   #previousHitRatio = 0;
   #step: number;
   #full = false;
-  /** Whether the cache was full when the current aging period began (a whole period to judge). */
-  #fullAtPeriodStart = false;
 
   constructor(capacity: number, slotCount: number, options: WindowTinyLfuOptions) {
     super(capacity, slotCount);
@@ -98,6 +102,7 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     const entries = Math.max(1, Math.round(options.entryCountEstimate));
     this.sketch = new FrequencySketch({ entryCount: entries });
     this.#untilAging = this.sketch.sampleSize;
+    this.#samplePeriod = 10 * entries;
     this.#step = stepFraction * capacity;
     resetList(this.prev, this.next, windowList);
     resetList(this.prev, this.next, probation);
@@ -130,10 +135,18 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     this.#segment[slot] = windowList;
     pushMru(this.prev, this.next, windowList, slot);
     this.#windowWeight += weight;
+    this.#sampleLeft -= 1;
+    if (this.#sampleLeft === 0) {
+      this.#sampleEnds();
+    }
   }
 
   access(slot: number): void {
     this.#sampleHits += 1;
+    this.#sampleLeft -= 1;
+    if (this.#sampleLeft === 0) {
+      this.#sampleEnds();
+    }
     this.#sight(slot);
     const prev = this.prev;
     const next = this.next;
@@ -188,7 +201,11 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   }
 
   victim(): number {
-    this.#full = true;
+    if (!this.#full) {
+      this.#full = true;
+      this.#sampleHits = 0;
+      this.#sampleLeft = this.#samplePeriod;
+    }
     this.rejected = false;
     const next = this.next;
     const mainMax = this.capacity - this.#windowMax;
@@ -235,6 +252,7 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
     this.sketch.clear();
     this.#untilAging = this.sketch.sampleSize;
     this.#sampleHits = 0;
+    this.#sampleLeft = this.#full ? this.#samplePeriod : notFull;
   }
 
   /**
@@ -261,9 +279,8 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
   }
 
   /**
-   * The sketch has seen its sample size of sightings. Every pending sighting goes in as
-   * one batch that ends in the sketch's aging (so their order does not matter), and the hit
-   * ratio of the period that ends moves the window (when adaptive).
+   * The sketch has seen its sample size of sightings: every pending sighting goes in as
+   * one batch that ends in the sketch's aging (so their order does not matter).
    */
   #agingDue(): void {
     const pending = this.#pending;
@@ -277,11 +294,19 @@ export class WindowTinyLfuPolicy extends EvictionPolicy {
       }
     }
     this.#untilAging = sketch.sampleSize;
-    if (this.#adaptive && this.#fullAtPeriodStart) {
-      this.#climb(this.#sampleHits / sketch.sampleSize);
+  }
+
+  /** A sample period ends: its hit ratio moves the window (when adaptive). */
+  #sampleEnds(): void {
+    if (!this.#full) {
+      this.#sampleLeft = notFull;
+      return;
     }
-    this.#fullAtPeriodStart = this.#full;
+    if (this.#adaptive) {
+      this.#climb(this.#sampleHits / this.#samplePeriod);
+    }
     this.#sampleHits = 0;
+    this.#sampleLeft = this.#samplePeriod;
   }
 
   #admit(candidate: number, victim: number): boolean {
