@@ -49,7 +49,7 @@ const objectIds = new WeakMap<object, number>();
  */
 export function hashKey(key: unknown, seed = 0): number {
   if (typeof key === 'number' && (key | 0) === key) {
-    return mix32(key ^ seed);
+    return mix32(key ^ seed) | 0;
   }
   if ((typeof key === 'object' && key !== null) || typeof key === 'function') {
     let id = objectIds.get(key);
@@ -58,7 +58,7 @@ export function hashKey(key: unknown, seed = 0): number {
       objectIdNext += 1;
       objectIds.set(key, id);
     }
-    return mix32(id ^ seed);
+    return mix32(id ^ seed) | 0;
   }
   const text = typeof key === 'string' ? key : String(key);
   const length = text.length;
@@ -71,7 +71,7 @@ export function hashKey(key: unknown, seed = 0): number {
   if (index < length) {
     h = Math.imul(h ^ text.charCodeAt(index), 0x01000193);
   }
-  return mix32(h ^ length);
+  return mix32(h ^ length) | 0;
 }
 
 /**
@@ -196,12 +196,19 @@ export class FrequencySketch {
     const second = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d);
     const table = this.#table;
     const block = (hash & this.#blockMask) << 3;
-    const estimate = Math.min(
-      ((table[block] as number) >>> (((second >>> 14) & 7) << 2)) & 15,
-      ((table[block + 1] as number) >>> (((second >>> 17) & 7) << 2)) & 15,
-      ((table[block + 2] as number) >>> (((second >>> 20) & 7) << 2)) & 15,
-      ((table[block + 3] as number) >>> (((second >>> 23) & 7) << 2)) & 15,
-    );
+    let estimate = ((table[block] as number) >>> (((second >>> 14) & 7) << 2)) & 15;
+    const count1 = ((table[block + 1] as number) >>> (((second >>> 17) & 7) << 2)) & 15;
+    const count2 = ((table[block + 2] as number) >>> (((second >>> 20) & 7) << 2)) & 15;
+    const count3 = ((table[block + 3] as number) >>> (((second >>> 23) & 7) << 2)) & 15;
+    if (count1 < estimate) {
+      estimate = count1;
+    }
+    if (count2 < estimate) {
+      estimate = count2;
+    }
+    if (count3 < estimate) {
+      estimate = count3;
+    }
     const bits = (1 << (second & 31)) | (1 << ((second >>> 7) & 31));
     const held = table[block + 4 + ((second >>> 12) & 3)] as number;
     return (held & bits) === bits ? estimate + 1 : estimate;
