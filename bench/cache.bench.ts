@@ -29,6 +29,11 @@
  * LFU, SLRU and ARC after more. The six comparisons of the targets take 1.5 s per case in
  * 5 alternating rounds, the others the harness's default (0.6 s in 3).
  *
+ * W-TinyLFU's set-with-eviction has a second peer, a floor: lru-cache's set plus the sketch
+ * work every admission of W-TinyLFU does whatever the implementation (hash the new key,
+ * add one sighting, read the estimates of the candidate and of the victim). Its ratio to
+ * lru-cache is the most a W-TinyLFU built on this sketch could reach on that workload.
+ *
  * Then the hit-ratio table: every policy, and lru-cache as a check that it equals the
  * reference LRU column, on every row of the reference table of
  * ../shared/testdata/README.md (see test/cache/trace-files.ts), with OPT and the reference
@@ -41,7 +46,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { Cache, type CachePolicy } from 'distkit/cache';
+import { Cache, type CachePolicy, FrequencySketch, hashKey } from 'distkit/cache';
 import { SeededRandom } from 'distkit/core';
 import { LRUCache } from 'lru-cache';
 import {
@@ -221,6 +226,37 @@ function lazily(build: () => () => number): () => number {
   };
 }
 
+/**
+ * The floor of W-TinyLFU's set-with-eviction: lru-cache's set, then what an admission
+ * costs in the sketch: the new key's hash and sighting, and the estimates of it and of the
+ * entry LRU evicts (the key set `capacity` sets earlier, whose hash a ring keeps).
+ */
+function admissionFloorLoop(): () => number {
+  const cache = filled(lruCache());
+  const sketch = new FrequencySketch({ entryCount: capacity });
+  const victimHashes = new Int32Array(capacity);
+  for (let n = 0; n < capacity; n += 1) {
+    victimHashes[n] = hashKey(keyNames[n] as string, 1);
+  }
+  let ring = 0;
+  let cursor = 0;
+  return function admissionFloor() {
+    let folded = 0;
+    for (let op = 0; op < opsPerIteration; op += 1) {
+      const key = evictionKeys[cursor] as string;
+      cursor = cursor + 1 === evictionKeys.length ? 0 : cursor + 1;
+      cache.set(key, cursor);
+      const hash = hashKey(key, 1);
+      sketch.add(hash, 1);
+      const victimHash = victimHashes[ring] as number;
+      victimHashes[ring] = hash;
+      ring = ring + 1 === capacity ? 0 : ring + 1;
+      folded += sketch.frequency(hash) > sketch.frequency(victimHash) ? 2 : 1;
+    }
+    return folded;
+  };
+}
+
 const comparisons: Comparison[] = [];
 for (const policy of policies) {
   for (const workload of workloads) {
@@ -239,6 +275,14 @@ for (const policy of policies) {
             compiledLoop(workload.body, workload.prepare(lruCache()), workload.keys),
           ),
         },
+        ...(policy === 'w-tinylfu' && workload.id === 'set-with-eviction'
+          ? [
+              {
+                name: 'floor: lru-cache set + hash, sighting and two estimates in the sketch',
+                run: lazily(admissionFloorLoop),
+              },
+            ]
+          : []),
       ],
       unit: { name: workload.unit, countPerIteration: opsPerIteration },
       // The targets' comparisons take longer and more turns, to average out a busy machine.
@@ -295,6 +339,22 @@ for (const target of speedTargets) {
       `(target >= ${target.target.toFixed(1)}x: ${target.met ? 'met' : 'NOT met'})`,
   );
 }
+
+// The floor's throughput over lru-cache's: distkit/lru-cache divided by distkit/floor.
+const floorComparison = report.comparisons.find(
+  (candidate) => candidate.title === `${policyLabel['w-tinylfu']} ${workloads[1].title}`,
+);
+const admissionFloor = {
+  note: "W-TinyLFU set-with-eviction: throughput of the floor (lru-cache's set plus the sketch work of one admission) over lru-cache's, and distkit's W-TinyLFU over the floor's",
+  floorOverLruCache:
+    (floorComparison?.ratios[0]?.distkitOverPeer ?? Number.NaN) /
+    (floorComparison?.ratios[1]?.distkitOverPeer ?? Number.NaN),
+  distkitOverFloor: floorComparison?.ratios[1]?.distkitOverPeer ?? Number.NaN,
+};
+console.log(
+  `  W-TinyLFU set-with-eviction floor (lru-cache set + one admission's sketch work): ` +
+    `${admissionFloor.floorOverLruCache.toFixed(2)}x lru-cache; distkit ${admissionFloor.distkitOverFloor.toFixed(2)}x the floor`,
+);
 
 // ---------------------------------------------------------------------------------------
 // Not timed: hit ratios on the shared traces.
@@ -394,6 +454,10 @@ written['mixedZipfHitPercent'] = Object.fromEntries(
   Object.entries(zipfHitPercents).map(([name, percent]) => [name, Number(percent.toPrecision(4))]),
 );
 written['speedTargets'] = speedTargets;
+written['admissionFloor'] = {
+  ...admissionFloor,
+  floorOverLruCache: Number(admissionFloor.floorOverLruCache.toFixed(4)),
+};
 written['hitRatios'] = {
   note: 'Hit ratio in percent of accesses (get, set on miss) on ../shared/testdata/cache-traces, every row of the reference table of ../shared/testdata/README.md. OPT is the Belady simulator of test/cache/trace-files.ts; referenceLruPercent/referenceOptPercent are the published figures. default = a Cache with no policy option. W-TinyLFU and the default use SeededRandom seed 8.',
   rows: hitRatioRows,
