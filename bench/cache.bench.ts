@@ -19,15 +19,17 @@
  * for information). Each case's loop is compiled from source of its own so no two cases
  * share type feedback.
  *
- * Order matters for distkit and not for lru-cache: `Cache` is one class over five policy
- * classes, and once several policies have run in a process its call sites into the policy
- * see several classes and slow down (set-with-eviction of LRU went from about 75 to 96 ns
- * in a probe on this machine; lru-cache did not move). An application normally runs one
- * policy, so each case builds its cache when its comparison starts, the comparisons run
- * LRU first and W-TinyLFU second, and the untimed Zipf hit ratios come after the timed
- * part. LRU is thus measured with no other policy having run; W-TinyLFU after LRU only;
- * LFU, SLRU and ARC after more. The six comparisons of the targets take 1.5 s per case in
- * 5 alternating rounds, the others the harness's default (0.6 s in 3).
+ * Each policy runs in processes of its own: `Cache` is one class over five policy classes,
+ * and once several policies have run in a process its call sites into the policy see
+ * several classes and slow down (set-with-eviction of LRU went from about 75 to 96 ns in a
+ * probe on this machine; lru-cache did not move), while an application normally runs one
+ * policy. And one process can settle in a JIT state that is a few nanoseconds slower than
+ * another's for the whole run (LRU get-hit took 22.5 ns in every round of one process and
+ * 18.5 ns in two others), so LRU and W-TinyLFU, the policies with targets, are measured in
+ * `CACHE_BENCH_PROCESSES` processes each (default 3), one after another, and a ratio is the
+ * median of the processes' ratios; LFU, SLRU and ARC in one each. Within a process
+ * distkit and lru-cache take turns (5 rounds, 1.5 s per case for the targets' policies;
+ * the harness's default 3 rounds and 0.6 s for the others).
  *
  * W-TinyLFU's set-with-eviction has a second peer, a floor: lru-cache's set plus the sketch
  * work every admission of W-TinyLFU does whatever the implementation (hash the new key,
@@ -37,15 +39,18 @@
  * Then the hit-ratio table: every policy, and lru-cache as a check that it equals the
  * reference LRU column, on every row of the reference table of
  * ../shared/testdata/README.md (see test/cache/trace-files.ts), with OPT and the reference
- * LRU beside them. It is added to bench/results/cache.json under `hitRatios`, with the
- * load average before and after.
+ * LRU beside them. bench/results/cache.json holds every process's results, the medians,
+ * the hit-ratio table, and the load average before and after.
  *
  * Run with `npm run bench cache`; see bench/README.md for what the figures mean.
  */
 
 import { strict as assert } from 'node:assert';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Cache, type CachePolicy, FrequencySketch, hashKey } from 'distkit/cache';
 import { SeededRandom } from 'distkit/core';
 import { LRUCache } from 'lru-cache';
@@ -57,10 +62,11 @@ import {
   simulateOpt,
   tracesMissing,
 } from '../test/cache/trace-files.js';
-import { type Comparison, runBenchmarks } from './harness.js';
+import { type BenchReport, type Comparison, runBenchmarks } from './harness.js';
 
 const loadAtStart = loadavg();
 const startedMs = performance.now();
+const startedAt = new Date().toISOString();
 
 // lru-cache exports no ./package.json; read its manifest where npm installed it.
 const lruCacheVersion = String(
@@ -95,6 +101,8 @@ interface TimedCache {
 }
 
 const policies: readonly CachePolicy[] = ['lru', 'w-tinylfu', 'lfu', 'slru', 'arc'];
+/** The policies with speed targets, measured in several processes. */
+const targetPolicies: readonly CachePolicy[] = ['lru', 'w-tinylfu'];
 const policyLabel: Readonly<Record<CachePolicy, string>> = {
   lru: 'LRU',
   lfu: 'LFU',
@@ -215,8 +223,7 @@ const workloads = [
 
 /**
  * Builds the case's cache and loop on its first call, that is when its comparison starts
- * warming up, so no distkit policy has run in this process before the first comparison
- * of that policy (see the file comment).
+ * warming up, so only one comparison's caches are alive at a time.
  */
 function lazily(build: () => () => number): () => number {
   let loop: (() => number) | undefined;
@@ -257,10 +264,10 @@ function admissionFloorLoop(): () => number {
   };
 }
 
-const comparisons: Comparison[] = [];
-for (const policy of policies) {
-  for (const workload of workloads) {
-    comparisons.push({
+/** The three comparisons of one policy. */
+function comparisonsOf(policy: CachePolicy): Comparison[] {
+  return workloads.map(
+    (workload): Comparison => ({
       title: `${policyLabel[policy]} ${workload.title}`,
       distkit: {
         name: `distkit Cache, policy '${policy}'`,
@@ -286,19 +293,141 @@ for (const policy of policies) {
       ],
       unit: { name: workload.unit, countPerIteration: opsPerIteration },
       // The targets' comparisons take longer and more turns, to average out a busy machine.
-      ...(policy === 'lru' || policy === 'w-tinylfu' ? { timeBudgetMs: 1_500, roundCount: 5 } : {}),
-    });
-  }
+      ...(targetPolicies.includes(policy) ? { timeBudgetMs: 1_500, roundCount: 5 } : {}),
+    }),
+  );
 }
 
+const childPolicy = process.env['CACHE_BENCH_POLICY'];
+const childResults = process.env['CACHE_BENCH_RESULTS'];
+if (childPolicy !== undefined) {
+  // A child process: one policy's comparisons, results to the file the parent reads.
+  if (!policies.includes(childPolicy as CachePolicy) || childResults === undefined) {
+    throw new TypeError(
+      `CACHE_BENCH_POLICY must be one of ${policies.join(', ')}, with CACHE_BENCH_RESULTS`,
+    );
+  }
+  await runBenchmarks({
+    module: 'cache',
+    comparisons: comparisonsOf(childPolicy as CachePolicy),
+    resultsPath: pathToFileURL(childResults),
+  });
+  process.exit(0);
+}
+
+const processCount = Number(process.env['CACHE_BENCH_PROCESSES'] ?? 3);
+if (!(Number.isSafeInteger(processCount) && processCount >= 1)) {
+  throw new TypeError(`CACHE_BENCH_PROCESSES must be a positive integer; got ${processCount}`);
+}
 console.log(
-  `lru-cache ${lruCacheVersion}; load average at start ${loadAtStart.map((load) => load.toFixed(2)).join(' ')}`,
+  `lru-cache ${lruCacheVersion}; load average at start ${loadAtStart.map((load) => load.toFixed(2)).join(' ')}; ` +
+    `LRU and W-TinyLFU in ${processCount} processes each, the other policies in one`,
 );
 
-const report = await runBenchmarks({ module: 'cache', comparisons });
+/** One child process's measurement of one policy. */
+interface ProcessRun {
+  readonly policy: CachePolicy;
+  readonly process: number;
+  readonly report: BenchReport;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'distkit-cache-bench-'));
+const processRuns: ProcessRun[] = [];
+try {
+  for (const policy of policies) {
+    const count = targetPolicies.includes(policy) ? processCount : 1;
+    for (let index = 1; index <= count; index += 1) {
+      console.log(`\n=== ${policyLabel[policy]}, process ${index} of ${count}`);
+      const resultsFile = join(scratch, `${policy}-${index}.json`);
+      const child = spawnSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url)],
+        {
+          stdio: 'inherit',
+          env: { ...process.env, CACHE_BENCH_POLICY: policy, CACHE_BENCH_RESULTS: resultsFile },
+        },
+      );
+      if (child.status !== 0) {
+        throw new Error(
+          `the ${policy} bench process ${index} failed (${child.status ?? child.signal})`,
+        );
+      }
+      const report = JSON.parse(readFileSync(resultsFile, 'utf8')) as BenchReport;
+      processRuns.push({ policy, process: index, report });
+    }
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
 const timedSeconds = (performance.now() - startedMs) / 1000;
 
-// Not timed, after the timed part so these caches do not run before it.
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** A comparison over every process that ran it: per-process figures and their medians. */
+interface CombinedComparison {
+  readonly title: string;
+  readonly policy: CachePolicy;
+  readonly workload: string;
+  readonly processCount: number;
+  readonly cases: readonly {
+    readonly name: string;
+    readonly meanNsPerOperationByProcess: readonly number[];
+    readonly meanNsPerOperationMedian: number;
+  }[];
+  /** distkit's ops/s over each peer's, per process, and the median of those ratios. */
+  readonly ratios: readonly {
+    readonly peer: string;
+    readonly byProcess: readonly number[];
+    readonly median: number;
+  }[];
+}
+
+const combined: CombinedComparison[] = policies.flatMap((policy) => {
+  const runs = processRuns.filter((run) => run.policy === policy);
+  return workloads.map((workload): CombinedComparison => {
+    const title = `${policyLabel[policy]} ${workload.title}`;
+    const results = runs.map((run) => {
+      const found = run.report.comparisons.find((comparison) => comparison.title === title);
+      assert.ok(found !== undefined, `no results for ${title}`);
+      return found;
+    });
+    const first = results[0] as (typeof results)[number];
+    return {
+      title,
+      policy,
+      workload: workload.id,
+      processCount: results.length,
+      cases: first.cases.map((entry, index) => {
+        const byProcess = results.map(
+          (result) => (result.cases[index]?.meanNsPerUnit as number) ?? Number.NaN,
+        );
+        return {
+          name: entry.name,
+          meanNsPerOperationByProcess: byProcess,
+          meanNsPerOperationMedian: Number(median(byProcess).toPrecision(4)),
+        };
+      }),
+      ratios: first.ratios.map((ratio, index) => {
+        const byProcess = results.map(
+          (result) => result.ratios[index]?.distkitOverPeer ?? Number.NaN,
+        );
+        return {
+          peer: ratio.peer,
+          byProcess,
+          median: Number(median(byProcess).toFixed(4)),
+        };
+      }),
+    };
+  });
+});
+
+// Not timed, after the timed part.
 const zipfHitPercents: Record<string, number> = {
   'lru-cache': zipfHitPercent(warmedByZipf(lruCache())),
 };
@@ -306,54 +435,72 @@ for (const policy of policies) {
   zipfHitPercents[policyLabel[policy]] = zipfHitPercent(warmedByZipf(distkitCache(policy)));
 }
 console.log(
-  `mixed Zipf hit ratio (second pass, % of gets): ${Object.entries(zipfHitPercents)
+  `\nmixed Zipf hit ratio (second pass, % of gets): ${Object.entries(zipfHitPercents)
     .map(([name, percent]) => `${name} ${percent.toFixed(1)}`)
     .join(', ')}`,
 );
 
-const ratioOf = (policy: CachePolicy, workloadId: string): number => {
-  const workload = workloads.find((candidate) => candidate.id === workloadId);
-  const title = `${policyLabel[policy]} ${workload?.title}`;
-  const comparison = report.comparisons.find((candidate) => candidate.title === title);
-  return comparison?.ratios[0]?.distkitOverPeer ?? Number.NaN;
-};
+console.log(
+  '\nEvery comparison, distkit ops/s over lru-cache ops/s: the median of the processes, and each process',
+);
+for (const comparison of combined) {
+  const ratio = comparison.ratios[0];
+  console.log(
+    `  ${policyLabel[comparison.policy].padEnd(9)} ${comparison.workload.padEnd(17)} ` +
+      `${comparison.cases.map((entry) => `${entry.meanNsPerOperationMedian.toFixed(1)} ns`.padStart(10)).join(' ')}  ` +
+      `${ratio?.median.toFixed(2)}x  (${ratio?.byProcess.map((value) => value.toFixed(2)).join(', ')})`,
+  );
+}
+
 const speedTargets = [
   { policy: 'lru' as const, least: 1.0 },
   { policy: 'w-tinylfu' as const, least: 0.8 },
 ].flatMap(({ policy, least }) =>
   workloads.map((workload) => {
-    const ratio = ratioOf(policy, workload.id);
+    const comparison = combined.find(
+      (candidate) => candidate.policy === policy && candidate.workload === workload.id,
+    );
+    const ratio = comparison?.ratios[0];
+    const median = ratio?.median ?? Number.NaN;
     return {
       policy,
       workload: workload.id,
-      distkitOverLruCache: ratio,
+      distkitOverLruCache: median,
+      distkitOverLruCacheByProcess: ratio?.byProcess ?? [],
       target: least,
-      met: ratio >= least,
+      met: median >= least,
     };
   }),
 );
-console.log('\nSpeed targets (distkit ops/s over lru-cache ops/s, this run):');
+console.log('\nSpeed targets (distkit ops/s over lru-cache ops/s, median of the processes):');
 for (const target of speedTargets) {
   console.log(
     `  ${policyLabel[target.policy].padEnd(9)} ${target.workload.padEnd(17)} ${target.distkitOverLruCache.toFixed(2)}x ` +
-      `(target >= ${target.target.toFixed(1)}x: ${target.met ? 'met' : 'NOT met'})`,
+      `(target >= ${target.target.toFixed(1)}x: ${target.met ? 'met' : 'NOT met'}; ` +
+      `processes ${target.distkitOverLruCacheByProcess.map((value) => value.toFixed(2)).join(', ')})`,
   );
 }
 
 // The floor's throughput over lru-cache's: distkit/lru-cache divided by distkit/floor.
-const floorComparison = report.comparisons.find(
-  (candidate) => candidate.title === `${policyLabel['w-tinylfu']} ${workloads[1].title}`,
+const floorComparison = combined.find(
+  (candidate) => candidate.policy === 'w-tinylfu' && candidate.workload === 'set-with-eviction',
+);
+const floorOverLruCacheByProcess = (floorComparison?.ratios[0]?.byProcess ?? []).map(
+  (overLruCache, index) =>
+    Number(
+      (overLruCache / (floorComparison?.ratios[1]?.byProcess[index] ?? Number.NaN)).toFixed(4),
+    ),
 );
 const admissionFloor = {
-  note: "W-TinyLFU set-with-eviction: throughput of the floor (lru-cache's set plus the sketch work of one admission) over lru-cache's, and distkit's W-TinyLFU over the floor's",
-  floorOverLruCache:
-    (floorComparison?.ratios[0]?.distkitOverPeer ?? Number.NaN) /
-    (floorComparison?.ratios[1]?.distkitOverPeer ?? Number.NaN),
-  distkitOverFloor: floorComparison?.ratios[1]?.distkitOverPeer ?? Number.NaN,
+  note: "W-TinyLFU set-with-eviction: throughput of the floor (lru-cache's set plus the sketch work of one admission) over lru-cache's, per process and the median, and distkit's W-TinyLFU over the floor's (median)",
+  floorOverLruCacheByProcess,
+  floorOverLruCache: Number(median(floorOverLruCacheByProcess).toFixed(4)),
+  distkitOverFloor: floorComparison?.ratios[1]?.median ?? Number.NaN,
 };
 console.log(
   `  W-TinyLFU set-with-eviction floor (lru-cache set + one admission's sketch work): ` +
-    `${admissionFloor.floorOverLruCache.toFixed(2)}x lru-cache; distkit ${admissionFloor.distkitOverFloor.toFixed(2)}x the floor`,
+    `${admissionFloor.floorOverLruCache.toFixed(2)}x lru-cache (processes ${floorOverLruCacheByProcess.map((value) => value.toFixed(2)).join(', ')}); ` +
+    `distkit ${admissionFloor.distkitOverFloor.toFixed(2)}x the floor`,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -441,26 +588,43 @@ console.log(
     `timed part ${timedSeconds.toFixed(0)} s, whole run ${totalSeconds.toFixed(0)} s`,
 );
 
-// The harness has written the results file; add what it does not know about.
-const resultsPath = new URL('./results/cache.json', import.meta.url);
-const written = JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown>;
-written['peer'] = { name: 'lru-cache', version: lruCacheVersion };
-written['loadAverage'] = {
-  note: 'os.loadavg() (1, 5, 15 minutes) when the bench started and ended; the machine has 2 cores shared with other work',
-  start: loadAtStart.map((load) => Number(load.toFixed(2))),
-  end: loadAtEnd.map((load) => Number(load.toFixed(2))),
-};
-written['mixedZipfHitPercent'] = Object.fromEntries(
-  Object.entries(zipfHitPercents).map(([name, percent]) => [name, Number(percent.toPrecision(4))]),
-);
-written['speedTargets'] = speedTargets;
-written['admissionFloor'] = {
-  ...admissionFloor,
-  floorOverLruCache: Number(admissionFloor.floorOverLruCache.toFixed(4)),
-};
-written['hitRatios'] = {
-  note: 'Hit ratio in percent of accesses (get, set on miss) on ../shared/testdata/cache-traces, every row of the reference table of ../shared/testdata/README.md. OPT is the Belady simulator of test/cache/trace-files.ts; referenceLruPercent/referenceOptPercent are the published figures. default = a Cache with no policy option. W-TinyLFU and the default use SeededRandom seed 8.',
-  rows: hitRatioRows,
+// Every process's results, the medians, and what the harness does not know about.
+const firstReport = processRuns[0]?.report;
+const written: Record<string, unknown> = {
+  formatVersion: 1,
+  module: 'cache',
+  date: startedAt,
+  environment: firstReport?.environment,
+  peer: { name: 'lru-cache', version: lruCacheVersion },
+  loadAverage: {
+    note: 'os.loadavg() (1, 5, 15 minutes) when the bench started and ended; the machine has 2 cores shared with other work',
+    start: loadAtStart.map((load) => Number(load.toFixed(2))),
+    end: loadAtEnd.map((load) => Number(load.toFixed(2))),
+  },
+  processCount: { targets: processCount, others: 1 },
+  comparisons: combined,
+  speedTargets,
+  admissionFloor,
+  mixedZipfHitPercent: Object.fromEntries(
+    Object.entries(zipfHitPercents).map(([name, percent]) => [
+      name,
+      Number(percent.toPrecision(4)),
+    ]),
+  ),
+  hitRatios: {
+    note: 'Hit ratio in percent of accesses (get, set on miss) on ../shared/testdata/cache-traces, every row of the reference table of ../shared/testdata/README.md. OPT is the Belady simulator of test/cache/trace-files.ts; referenceLruPercent/referenceOptPercent are the published figures. default = a Cache with no policy option. W-TinyLFU and the default use SeededRandom seed 8.',
+    rows: hitRatioRows,
+  },
+  processes: processRuns.map((run) => ({
+    policy: run.policy,
+    process: run.process,
+    date: run.report.date,
+    comparisons: run.report.comparisons,
+  })),
 };
 written['runSeconds'] = Number(totalSeconds.toFixed(1));
-writeFileSync(resultsPath, `${JSON.stringify(written, null, 2)}\n`);
+writeFileSync(
+  new URL('./results/cache.json', import.meta.url),
+  `${JSON.stringify(written, null, 2)}\n`,
+);
+console.log('wrote bench/results/cache.json');

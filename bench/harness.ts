@@ -12,6 +12,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { do_not_optimize, measure } from 'mitata';
 
 /** One contender: a name and one iteration of its work. */
@@ -70,6 +71,11 @@ export interface BenchModule {
   /** The distkit module under test; also names the results file. */
   readonly module: string;
   readonly comparisons: readonly Comparison[];
+  /**
+   * Where to write the results instead of `bench/results/<module>.json`: for a bench that
+   * measures in several processes and writes the combined results itself.
+   */
+  readonly resultsPath?: URL;
 }
 
 /** The measurement of one case, as written to the JSON. */
@@ -464,9 +470,11 @@ export async function runBenchmarks(definition: BenchModule): Promise<BenchRepor
     emptyIterationMeanNs: significant(empty.meanNs),
     comparisons,
   };
-  const path = new URL(`${definition.module}.json`, resultsFolder);
+  const path = definition.resultsPath ?? new URL(`${definition.module}.json`, resultsFolder);
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\nwrote bench/results/${definition.module}.json`);
+  console.log(
+    `\nwrote ${definition.resultsPath === undefined ? `bench/results/${definition.module}.json` : fileURLToPath(path)}`,
+  );
   return report;
 }
 
