@@ -62,7 +62,7 @@ import {
   simulateOpt,
   tracesMissing,
 } from '../test/cache/trace-files.js';
-import { type BenchReport, type Comparison, runBenchmarks } from './harness.js';
+import { type BenchReport, type Comparison, median, runBenchmarks } from './harness.js';
 
 const loadAtStart = loadavg();
 const startedMs = performance.now();
@@ -361,14 +361,6 @@ try {
 }
 const timedSeconds = (performance.now() - startedMs) / 1000;
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
 /** A comparison over every process that ran it: per-process figures and their medians. */
 interface CombinedComparison {
   readonly title: string;
@@ -602,6 +594,7 @@ const written: Record<string, unknown> = {
     end: loadAtEnd.map((load) => Number(load.toFixed(2))),
   },
   processCount: { targets: processCount, others: 1 },
+  runSeconds: Number(totalSeconds.toFixed(1)),
   comparisons: combined,
   speedTargets,
   admissionFloor,
@@ -622,7 +615,6 @@ const written: Record<string, unknown> = {
     comparisons: run.report.comparisons,
   })),
 };
-written['runSeconds'] = Number(totalSeconds.toFixed(1));
 writeFileSync(
   new URL('./results/cache.json', import.meta.url),
   `${JSON.stringify(written, null, 2)}\n`,

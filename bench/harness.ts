@@ -159,6 +159,15 @@ const eliminatedWorkFactor = 1.5;
 const resultsFolder = new URL('./results/', import.meta.url);
 const modulePattern = /^[a-z][a-z0-9-]*$/;
 
+/** The middle value of `values` (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+}
+
 /**
  * Stores `value` where the JIT must assume it is read, so the work that produced it is
  * kept. For loops inside an iteration, prefer folding the values into one result and
@@ -267,11 +276,7 @@ class CaseRunner {
   }
 
   get medianNs(): number {
-    const sorted = [...this.#samplesNs].sort((left, right) => left - right);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1
-      ? (sorted[middle] ?? Number.NaN)
-      : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+    return median(this.#samplesNs);
   }
 
   get sampleCount(): number {

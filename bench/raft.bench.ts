@@ -66,6 +66,7 @@ import {
   type CaseResult,
   type Comparison,
   type ComparisonResult,
+  median,
   runBenchmarks,
 } from './harness.js';
 
@@ -970,12 +971,7 @@ const systemNames = {
 function caseResult(figures: SystemFigures): CaseResult & Record<string, unknown> {
   const meanNs = 1e9 / figures.writesPerSecond;
   const roundNs = figures.roundWritesPerSecond.map((rate) => 1e9 / rate);
-  const sortedRoundNs = [...roundNs].sort((a, b) => a - b);
-  const middle = Math.floor(sortedRoundNs.length / 2);
-  const medianNs =
-    sortedRoundNs.length % 2 === 1
-      ? (sortedRoundNs[middle] as number)
-      : ((sortedRoundNs[middle - 1] as number) + (sortedRoundNs[middle] as number)) / 2;
+  const medianNs = median(roundNs);
   return {
     name: systemNames[figures.system],
     role: figures.system === 'distkit' ? 'distkit' : 'peer',

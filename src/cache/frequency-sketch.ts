@@ -132,10 +132,7 @@ export class FrequencySketch {
    * sightings flushes them with this.
    */
   add(hash: number, count: number): void {
-    if ((count | 0) !== count || count < 1) {
-      requireInteger('FrequencySketch.add count', count, { min: 1 });
-    }
-    this.#record(hash, count, true);
+    this.#record(hash, sightingCount('FrequencySketch.add count', count), true);
   }
 
   /**
@@ -146,10 +143,7 @@ export class FrequencySketch {
    * key flushes them all with this when its count of sightings reaches `sampleSize`.
    */
   addBeforeAging(hash: number, count: number): void {
-    if ((count | 0) !== count || count < 1) {
-      requireInteger('FrequencySketch.addBeforeAging count', count, { min: 1 });
-    }
-    this.#record(hash, count, false);
+    this.#record(hash, sightingCount('FrequencySketch.addBeforeAging count', count), false);
   }
 
   #record(hash: number, count: number, writeDoorkeeper: boolean): void {
@@ -225,6 +219,11 @@ export class FrequencySketch {
     this.#sightingsLeft = this.sampleSize;
     this.#agings += 1;
   }
+}
+
+/** `count` if it is a positive integer; the common small one is checked without a call. */
+function sightingCount(name: string, count: number): number {
+  return (count | 0) === count && count >= 1 ? count : requireInteger(name, count, { min: 1 });
 }
 
 /** `word` with its 4-bit counter at `shift` raised by `count`, saturating at 15. */
